@@ -1,0 +1,94 @@
+"""Declaration forms: the program's own form, attachments, and review actions."""
+
+from flask_wtf.file import FileField, FileRequired
+from wtforms import DateField, HiddenField, SelectField, StringField, TextAreaField
+from wtforms.validators import DataRequired, Length, Optional, ValidationError
+
+from workflow import rules, vocab
+
+from . import BaseForm
+from .fields import MoneyField, strip
+
+
+class DeclarationStartForm(BaseForm):
+    """Pick an open program to declare a project to."""
+
+    program_id = SelectField("申报批次", coerce=int, validators=[DataRequired("请选择申报批次")])
+
+
+class DeclarationEditForm(BaseForm):
+    """The requested amount plus the program's own fields, added per program at run time."""
+
+    requested_amount = MoneyField("申请资金(万元)", allow_zero=False)
+    version = HiddenField()
+
+    program = None
+    project = None
+
+    def validate_requested_amount(self, field):
+        errors = rules.requested_amount_errors(
+            field.data, self.project.total_investment, self.program
+        )
+        if errors:
+            raise ValidationError(";".join(errors))
+
+    def form_data(self) -> dict[str, str]:
+        """The program-specific answers keyed by their field names."""
+        return {f["name"]: self[f"f_{f['name']}"].data or "" for f in self.program.form_fields}
+
+
+def declaration_edit_form(program, project, **kwargs) -> DeclarationEditForm:
+    """A form class for this program's field list, bound to the request or the given data."""
+
+    class ProgramDeclarationForm(DeclarationEditForm):
+        pass
+
+    for spec in program.form_fields or []:
+        max_length = spec.get("max_length") or 5000
+        field_class = TextAreaField if spec.get("kind", "textarea") == "textarea" else StringField
+        setattr(
+            ProgramDeclarationForm,
+            f"f_{spec['name']}",
+            field_class(
+                spec["label"],
+                filters=[strip],
+                validators=[Length(max=max_length)],
+                description=("提交前必填" if spec.get("required") else ""),
+            ),
+        )
+    ProgramDeclarationForm.program = program
+    ProgramDeclarationForm.project = project
+    return ProgramDeclarationForm(**kwargs)
+
+
+class AttachmentUploadForm(BaseForm):
+    """One file with its kind."""
+
+    kind = SelectField(
+        "附件类型",
+        choices=list(vocab.ATTACHMENT_KINDS.items()),
+        validators=[DataRequired("请选择附件类型")],
+    )
+    file = FileField(
+        "文件",
+        validators=[FileRequired("请选择要上传的文件")],
+        description="PDF、JPG、PNG、DOCX、XLSX",
+    )
+
+
+class ReviewActionForm(BaseForm):
+    """A workflow action with its comment; the version guards against acting on stale data."""
+
+    action = HiddenField(validators=[DataRequired()])
+    comment = TextAreaField("意见", filters=[strip], validators=[Length(max=2000)])
+    version = HiddenField(validators=[DataRequired()])
+    # Only for record_approval (登记批复).
+    approval_doc_number = StringField(
+        "批复文号", filters=[strip], validators=[Optional(), Length(max=100)]
+    )
+    approved_amount = MoneyField("下达金额(万元)")
+    approved_on = DateField("批复日期", validators=[Optional()])
+
+    def validate_version(self, field):
+        if not str(field.data).isdigit():
+            raise ValidationError("版本号无效,请刷新页面")

@@ -1,0 +1,114 @@
+"""The project form (项目信息) and its preliminary-approval documents (前期要件)."""
+
+from flask import current_app
+from wtforms import (
+    BooleanField,
+    DateField,
+    HiddenField,
+    IntegerField,
+    SelectField,
+    StringField,
+    TextAreaField,
+)
+from wtforms.validators import DataRequired, Length, Optional, ValidationError
+
+from workflow import rules, vocab
+
+from . import BaseForm
+from .fields import MoneyField, MonthField, credit_code, mobile, project_code, strip, upper_strip
+
+
+def _choices(table: dict[str, str], blank: str | None = None) -> list[tuple[str, str]]:
+    head = [("", blank)] if blank is not None else []
+    return head + list(table.items())
+
+
+class ProjectEditForm(BaseForm):
+    """Every field of a project; blanks are allowed while drafting, formats are always checked."""
+
+    code = StringField(
+        "项目代码",
+        filters=[strip],
+        validators=[Optional(), Length(max=24), project_code],
+        description="国家投资项目在线审批监管平台赋码,24 位,申报前必填",
+    )
+    name = StringField(
+        "项目名称", filters=[strip], validators=[DataRequired("请填写项目名称"), Length(max=200)]
+    )
+    applicant_unit = StringField("申报单位", filters=[strip], validators=[Length(max=200)])
+    applicant_uscc = StringField(
+        "统一社会信用代码", filters=[upper_strip], validators=[Optional(), credit_code]
+    )
+    category = SelectField(
+        "所属领域", choices=_choices(vocab.CATEGORIES), validators=[DataRequired("请选择所属领域")]
+    )
+    industry_chain = SelectField("产业链", choices=[], validate_choice=True)
+    nature = SelectField(
+        "建设性质", choices=_choices(vocab.NATURES, "请选择"), filters=[lambda v: v or None]
+    )
+    location = StringField("建设地点", filters=[strip], validators=[Length(max=200)])
+    planned_start = MonthField("拟开工年月")
+    planned_end = MonthField("拟建成年月")
+    total_investment = MoneyField("总投资(万元)")
+    fund_central = MoneyField("中央资金(万元)")
+    fund_provincial = MoneyField("省级资金(万元)")
+    fund_local_fiscal = MoneyField("地方财政配套(万元)")
+    fund_self = MoneyField("企业自筹(万元)")
+    fund_loan = MoneyField("银行贷款(万元)")
+    fund_other = MoneyField("其他资金(万元)")
+    content = TextAreaField("建设内容", filters=[strip], validators=[Length(max=5000)])
+    data_content = TextAreaField(
+        "含数量(数据资源、公共数据、数据量、数据产品、算力)",
+        filters=[strip],
+        validators=[Length(max=5000)],
+    )
+    is_key = BooleanField("重点项目")
+    contact_name = StringField("联系人", filters=[strip], validators=[Length(max=50)])
+    contact_mobile = StringField("联系电话(手机)", filters=[strip], validators=[Optional(), mobile])
+    version = HiddenField()
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        chains = current_app.config.get("INDUSTRY_CHAINS") or []
+        self.industry_chain.choices = [("", "不属于特定产业链")] + [(c, c) for c in chains]
+
+    def validate(self, extra_validators=None) -> bool:
+        """Field checks, then the rules that span fields: money adds up, dates in order."""
+        ok = super().validate(extra_validators)
+        sources = {name: getattr(self, name).data for name in vocab.FUND_SOURCES}
+        error = rules.funding_sum_error(self.total_investment.data, sources)
+        if error:
+            self.total_investment.errors.append(error)
+            ok = False
+        error = rules.date_order_error(
+            self.planned_start.data, self.planned_end.data, "拟开工年月", "拟建成年月"
+        )
+        if error:
+            self.planned_end.errors.append(error)
+            ok = False
+        return ok
+
+
+class PrerequisiteForm(BaseForm):
+    """One preliminary approval document."""
+
+    kind = SelectField(
+        "要件类型",
+        choices=_choices(vocab.PREREQUISITE_KINDS),
+        validators=[DataRequired("请选择要件类型")],
+    )
+    doc_number = StringField(
+        "文号", filters=[strip], validators=[DataRequired("请填写文号"), Length(max=100)]
+    )
+    issued_on = DateField("印发日期", validators=[DataRequired("请填写印发日期")])
+    valid_until = DateField("有效期至", validators=[Optional()], description="留空表示长期有效")
+
+    def validate_valid_until(self, field):
+        if field.data and self.issued_on.data and field.data < self.issued_on.data:
+            raise ValidationError("有效期不能早于印发日期")
+
+
+class VersionForm(BaseForm):
+    """Only a CSRF token and the version the user saw (for delete-style buttons)."""
+
+    version = IntegerField(validators=[Optional()])

@@ -1,0 +1,136 @@
+"""Operator commands: ``flask --app wsgi <command>``."""
+
+import json
+import sys
+from pathlib import Path
+
+import click
+from flask import Flask, current_app
+from sqlalchemy import select
+
+from . import machine, queue, vocab
+from .extensions import db
+from .models import Declaration, District, User
+
+
+def load_districts(path: Path) -> int:
+    """Insert or rename the districts listed in a JSON file; returns how many were new."""
+    data = json.loads(path.read_text(encoding="utf-8"))
+    added = 0
+    for order, item in enumerate(data["districts"]):
+        district = db.session.scalar(select(District).where(District.code == item["code"]))
+        if district is None:
+            district = District(code=item["code"])
+            db.session.add(district)
+            added += 1
+        district.name = item["name"]
+        district.is_admin_division = item.get("is_admin_division", True)
+        district.sort_order = order
+    return added
+
+
+def register_cli(app: Flask) -> None:
+    """Attach the command groups to the app."""
+
+    @app.cli.command("demo")
+    def demo_command():
+        """Load the Yancheng demo: districts, one user per role, programs and 30+ projects."""
+        from .demo import load_demo
+
+        summary = load_demo()
+        db.session.commit()
+        click.echo(summary)
+
+    districts = click.Group("districts", help="区县数据")
+    app.cli.add_command(districts)
+
+    @districts.command("load")
+    @click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+    def districts_load(path: Path):
+        """Load a city's district list from a JSON file (see workflow/data/)."""
+        added = load_districts(path)
+        db.session.commit()
+        click.echo(f"已导入区县 {added} 个(其余已存在,名称已更新)")
+
+    users = click.Group("users", help="用户管理")
+    app.cli.add_command(users)
+
+    @users.command("create")
+    @click.argument("username")
+    @click.option("--role", type=click.Choice(list(vocab.ROLES)), required=True)
+    @click.option("--name", "display_name", help="显示名称,默认同用户名")
+    @click.option("--district", "district_code", help="区县代码(区县角色必填)")
+    @click.password_option("--password", help="不提供时交互输入")
+    def users_create(username, role, display_name, district_code, password):
+        """Create a user with a hashed password."""
+        if db.session.scalar(select(User).where(User.username == username)):
+            raise click.ClickException(f"用户名 {username} 已存在")
+        district = None
+        if district_code:
+            district = db.session.scalar(select(District).where(District.code == district_code))
+            if district is None:
+                raise click.ClickException(f"区县代码 {district_code} 不存在")
+        if role in vocab.DISTRICT_ROLES and district is None:
+            raise click.ClickException("区县角色必须用 --district 指定区县代码")
+        user = User(
+            username=username, display_name=display_name or username, role=role, district=district
+        )
+        user.set_password(password)
+        db.session.add(user)
+        db.session.commit()
+        click.echo(f"已创建用户 {username}({vocab.ROLES[role]})")
+
+    dossier = click.Group("dossier", help="申报材料")
+    app.cli.add_command(dossier)
+
+    @dossier.command("render")
+    @click.argument("declaration_id", type=int)
+    @click.option(
+        "-o",
+        "--output",
+        type=click.Path(dir_okay=False, path_type=Path),
+        required=True,
+        help="PDF 输出路径",
+    )
+    @click.option(
+        "--html",
+        "html_path",
+        type=click.Path(dir_okay=False, path_type=Path),
+        help="同时保存打印用 HTML",
+    )
+    def dossier_render(declaration_id: int, output: Path, html_path: Path | None):
+        """Render one declaration's dossier now, without the queue (operators, benchmarks)."""
+        from documents import dossier_html, render_dossier_pdf
+
+        from .dossier_data import dossier_data
+
+        decl = db.session.get(Declaration, declaration_id)
+        if decl is None:
+            raise click.ClickException(f"申报 #{declaration_id} 不存在")
+        data = dossier_data(decl)
+        if html_path:
+            html_path.write_text(dossier_html(data), encoding="utf-8")
+        output.write_bytes(render_dossier_pdf(data))
+        click.echo(f"已生成 {output}")
+
+    workflow_group = click.Group("workflow", help="工作流")
+    app.cli.add_command(workflow_group)
+
+    @workflow_group.command("diagram")
+    @click.option("--current", type=click.Choice(list(vocab.STAGES)), help="高亮的阶段")
+    def workflow_diagram(current: str | None):
+        """Print the declaration workflow as Mermaid text."""
+        sys.stdout.write(machine.mermaid_diagram(current))
+
+    @app.cli.command("worker")
+    @click.option("--burst", is_flag=True, help="处理完队列中的任务后退出")
+    def worker_command(burst: bool):
+        """Run an RQ worker for dossier jobs against REDIS_URL (one process; start N for N)."""
+        if current_app.extensions["rq"]["embedded"]:
+            raise click.ClickException(
+                "未设置 REDIS_URL:内置模式下任务由应用进程内的工作线程处理,无需单独启动 worker"
+            )
+        from rq import Worker
+
+        worker = Worker([queue.dossier_queue()], connection=queue.connection())
+        worker.work(burst=burst, logging_level="INFO")

@@ -1,0 +1,362 @@
+"""The Yancheng demo: what a new user sees after ``make run``. Safe to load twice."""
+
+import io
+import random
+from datetime import date, timedelta
+from decimal import Decimal
+
+from flask import current_app
+from pypdf import PdfWriter
+from sqlalchemy import func, select
+from stdnum.cn import uscc
+
+from . import operations
+from .cli import load_districts
+from .config import PROJECT_ROOT
+from .extensions import db
+from .models import District, FundingProgram, Prerequisite, Project, User
+
+DEMO_PASSWORD = "Demo@2026"
+
+# username, display name, role, district code
+DEMO_USERS = (
+    ("yd_staff", "盐都区填报员 王芳", "district_staff", "320903"),
+    ("yd_reviewer", "盐都区审核员 李强", "district_reviewer", "320903"),
+    ("th_staff", "亭湖区填报员 陈静", "district_staff", "320902"),
+    ("th_reviewer", "亭湖区审核员 周涛", "district_reviewer", "320902"),
+    ("city_reviewer", "市数据局审核员 张伟", "city_reviewer", None),
+    ("expert", "评审专家 刘洋", "expert", None),
+    ("manager", "市数据局管理人员 赵敏", "manager", None),
+    ("admin", "系统管理员", "admin", None),
+)
+
+UNITS = (
+    "盐城市大数据集团有限公司",
+    "江苏华东大数据交易中心有限公司",
+    "盐城新能源数据科技有限公司",
+    "盐城智慧城市运营有限公司",
+    "江苏盐都数字产业发展有限公司",
+    "盐城亭湖数据服务有限公司",
+    "大丰港数字物流有限公司",
+    "东台市智慧农业发展有限公司",
+    "射阳县数字文旅有限公司",
+    "盐南高新区数据要素产业园管理有限公司",
+)
+
+PROJECT_THEMES = (
+    ("新能源数据产品专区建设项目", "digital_economy", "新能源"),
+    ("城市生命线工程物联感知平台", "digital_infrastructure", "数据产业"),
+    ("公共数据授权运营平台", "digital_government", "数据产业"),
+    ("智慧文旅数字消费场景建设项目", "digital_society", "智慧文旅"),
+    ("数据标注产业基地", "digital_economy", "数据产业"),
+    ("政务数据安全防护体系建设项目", "data_security", "数据产业"),
+    ("绿色低碳数据要素应用示范项目", "data_technology", "绿色低碳"),
+    ("现代农业数字化转型项目", "digital_economy", "现代农业"),
+    ("12345政务热线智能化升级项目", "digital_government", "数据产业"),
+    ("城市驾驶舱算力中心扩容项目", "digital_infrastructure", "电子信息"),
+    ("智慧医疗数据共享平台", "digital_society", "生物医药"),
+    ("工业互联网标识解析二级节点", "digital_infrastructure", "高端装备"),
+)
+
+CONTENT = (
+    "项目拟建设{name}，主要内容包括：数据采集与汇聚系统、数据治理与质量管理平台、"
+    "数据产品开发与流通服务、安全防护与运维保障体系。项目建成后将接入市公共数据平台，"
+    "形成可复用、可推广的数字化应用场景。\n建设内容分三期实施：一期完成基础设施与平台搭建；"
+    "二期完成重点场景应用；三期完成推广运营与绩效评估。"
+)
+DATA_CONTENT = (
+    "使用数据资源：汇聚企业用能、生产经营等数据约 {tb} TB；使用公共数据：市场监管、税务、"
+    "电力等 {n} 类公共数据；形成数据产品 {p} 个；新增算力 {c} PFlops。"
+)
+
+
+def _uscc(rng: random.Random, region: str) -> str:
+    body = "91" + region + "".join(rng.choice("0123456789ABCDEFGHJKLMNPQRTUWXY") for _ in range(9))
+    return body + uscc.calc_check_digit(body)
+
+
+def _pdf_bytes() -> bytes:
+    writer = PdfWriter()
+    writer.add_blank_page(width=595, height=842)
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
+
+
+def _programs(today: date) -> list[dict]:
+    year = today.year
+    window = {
+        "opens_on": today - timedelta(days=30),
+        "district_deadline": today + timedelta(days=30),
+        "city_deadline": today + timedelta(days=45),
+        "upstream_deadline": today + timedelta(days=60),
+    }
+    return [
+        dict(
+            title=f"{year}年数字经济领域中央预算内投资项目",
+            level="national",
+            issuer="国家发展改革委",
+            channel="central_budget",
+            year=year,
+            batch="第一批",
+            support_areas="数据基础设施、数据要素流通、数字化转型公共服务平台",
+            notice="根据国家发展改革委关于做好中央预算内投资项目申报工作的通知，"
+            "请各区县组织符合条件的项目申报。",
+            min_request=Decimal("100"),
+            max_request=Decimal("5000"),
+            max_ratio=Decimal("0.30"),
+            required_attachments=["application", "feasibility_report", "commitment_letter"],
+            required_prerequisites=["feasibility_approval"],
+            status="open",
+            **window,
+        ),
+        dict(
+            title=f"{year}年超长期特别国债数据基础设施项目",
+            level="national",
+            issuer="国家数据局",
+            channel="special_treasury_bond",
+            year=year,
+            batch="第二批",
+            support_areas="算力基础设施、城市全域数字化转型、数据安全",
+            notice="超长期特别国债项目需经专家评审后推荐上报。",
+            min_request=Decimal("500"),
+            max_request=Decimal("20000"),
+            max_ratio=Decimal("0.50"),
+            required_attachments=["application", "feasibility_report"],
+            required_prerequisites=["feasibility_approval", "land_site"],
+            requires_expert_review=True,
+            status="open",
+            **window,
+        ),
+        dict(
+            title=f"{year}年江苏省数据要素专项资金",
+            level="provincial",
+            issuer="江苏省数据局",
+            channel="provincial_fund",
+            year=year,
+            batch="",
+            support_areas="公共数据授权运营、数据产品开发、数据标注",
+            notice="省级专项资金支持数据要素市场化配置改革项目。",
+            min_request=Decimal("50"),
+            max_request=Decimal("1000"),
+            max_ratio=Decimal("0.20"),
+            required_attachments=["application", "commitment_letter"],
+            required_prerequisites=[],
+            status="open",
+            **window,
+        ),
+        dict(
+            title=f"{year - 1}年省级数字经济发展专项资金",
+            level="provincial",
+            issuer="江苏省发展改革委",
+            channel="provincial_fund",
+            year=year - 1,
+            batch="",
+            support_areas="数字经济核心产业",
+            notice="已截止的上一年度批次。",
+            min_request=Decimal("50"),
+            max_request=Decimal("2000"),
+            max_ratio=Decimal("0.30"),
+            required_attachments=["application"],
+            required_prerequisites=[],
+            status="open",
+            **window,
+        ),
+    ]
+
+
+def _user(username: str) -> User:
+    return db.session.scalar(select(User).where(User.username == username))
+
+
+def load_demo() -> str:
+    """Create whatever of the demo is missing; returns a one-line summary."""
+    load_districts(PROJECT_ROOT / "workflow" / "data" / "districts_yancheng.json")
+    db.session.flush()
+    districts = {d.code: d for d in db.session.scalars(select(District))}
+    for username, name, role, district_code in DEMO_USERS:
+        if _user(username) is None:
+            user = User(
+                username=username,
+                display_name=name,
+                role=role,
+                district=districts.get(district_code),
+            )
+            user.set_password(DEMO_PASSWORD)
+            db.session.add(user)
+    db.session.flush()
+
+    today = operations.local_today()
+    programs = []
+    for values in _programs(today):
+        program = db.session.scalar(
+            select(FundingProgram).where(FundingProgram.title == values["title"])
+        )
+        if program is None:
+            program = FundingProgram(
+                form_fields=current_app.config["DEFAULT_FORM_FIELDS"], **values
+            )
+            db.session.add(program)
+        programs.append(program)
+    db.session.flush()
+
+    if db.session.scalar(select(func.count()).select_from(Project)) == 0:
+        _load_projects(programs, districts)
+    # The last program is last year's: close it once its journeys are done.
+    programs[-1].status = "closed"
+    db.session.flush()
+    counts = {
+        "districts": db.session.scalar(select(func.count()).select_from(District)),
+        "users": db.session.scalar(select(func.count()).select_from(User)),
+        "programs": db.session.scalar(select(func.count()).select_from(FundingProgram)),
+        "projects": db.session.scalar(select(func.count()).select_from(Project)),
+    }
+    return (
+        "演示数据就绪:区县 {districts} 个,用户 {users} 个,申报批次 {programs} 个,"
+        "项目 {projects} 个;演示密码 " + DEMO_PASSWORD
+    ).format(**counts)
+
+
+# Where each demo project's declaration ends up, in order of the journey.
+JOURNEYS = (
+    (),
+    ("submit",),
+    ("submit", "approve"),
+    ("submit", "approve", "approve"),
+    ("submit", "return_for_revision"),
+    ("submit", "approve", "return_for_revision"),
+    ("submit", "approve", "reject"),
+    ("submit", "approve", "approve", "record_approval"),
+    ("submit", "approve", "approve", "record_rejection"),
+    ("withdraw",),
+    None,
+)
+
+
+def _load_projects(programs: list[FundingProgram], districts: dict[str, District]) -> None:
+    rng = random.Random(2026)
+    staff = {"320903": _user("yd_staff"), "320902": _user("th_staff")}
+    reviewers = {"320903": _user("yd_reviewer"), "320902": _user("th_reviewer")}
+    city, manager = _user("city_reviewer"), _user("manager")
+    district_codes = list(districts)
+    pdf = _pdf_bytes()
+    for index in range(36):
+        code = (
+            "320903"
+            if index % 3 == 0
+            else "320902"
+            if index % 3 == 1
+            else district_codes[index % len(district_codes)]
+        )
+        district = districts[code]
+        theme, category, chain = PROJECT_THEMES[index % len(PROJECT_THEMES)]
+        region = code if code.isdigit() else "320900"
+        total = Decimal(rng.randrange(800, 30000))
+        central = (total * Decimal("0.2")).quantize(Decimal("1"))
+        local = (total * Decimal("0.1")).quantize(Decimal("1"))
+        name = f"{district.name}{theme}" + ("(二期)" if index >= len(PROJECT_THEMES) else "")
+        if index >= 2 * len(PROJECT_THEMES):
+            name = f"{district.name}{theme}(三期)"
+        start = date(2026 + index % 3, 1 + index % 12, 1)
+        project = Project(
+            code=f"{2025 + index % 2}-{region}-65-01-{rng.randrange(100000, 999999)}",
+            name=name,
+            district=district,
+            applicant_unit=UNITS[index % len(UNITS)],
+            applicant_uscc=_uscc(rng, region),
+            category=category,
+            industry_chain=chain,
+            nature=("new", "expansion", "renovation", "continuation")[index % 4],
+            location=f"{district.name}{rng.choice(['数据产业园', '高新技术开发区', '城南新区'])}",
+            planned_start=start,
+            planned_end=date(start.year + 2, start.month, 1),
+            total_investment=total,
+            fund_central=central,
+            fund_local_fiscal=local,
+            fund_self=total - central - local,
+            content=CONTENT.format(name=name),
+            data_content=DATA_CONTENT.format(
+                tb=rng.randrange(5, 500),
+                n=rng.randrange(3, 15),
+                p=rng.randrange(1, 10),
+                c=rng.randrange(1, 50),
+            ),
+            maturity="reserve" if index % 5 else "planning",
+            is_key=index % 4 == 0,
+            contact_name=rng.choice(["王磊", "李娜", "张敏", "刘洋", "陈杰"]),
+            contact_mobile=f"139{rng.randrange(10000000, 99999999)}",
+        )
+        project.prerequisites = [
+            _prereq("feasibility_approval", district, index, start),
+            _prereq("land_site", district, index, start),
+        ]
+        db.session.add(project)
+        db.session.flush()
+        journey = JOURNEYS[index % len(JOURNEYS)]
+        if journey is None or code not in staff:
+            continue  # stays in the library without a declaration
+        program = programs[index % len(programs)]
+        actor = staff[code]
+        decl = operations.create_declaration(
+            project,
+            program,
+            {
+                "requested_amount": min(
+                    program.max_request, (total * program.max_ratio).quantize(Decimal("1"))
+                ),
+                "form_data": {
+                    "necessity": f"{name}是落实数字盐城建设的重点任务，对提升数据领域项目"
+                    "“含数量”具有重要意义。",
+                    "performance_goals": "项目建成后年新增数据交易额 1 亿元，服务企业 500 家以上。",
+                    "implementation_plan": "第一年完成平台建设，第二年完成场景应用推广。",
+                    "data_benefits": "汇聚公共数据 10 类，形成数据产品 5 个。",
+                },
+            },
+            actor=actor,
+        )
+        for kind in program.required_attachments:
+            operations.add_attachment(
+                decl, kind=kind, filename=f"{name}-{kind}.pdf", content=pdf, actor=actor
+            )
+        for trigger in journey:
+            who = {"submit": actor, "withdraw": actor}.get(trigger)
+            if who is None:
+                who = (
+                    reviewers[code]
+                    if decl.stage == "district_review"
+                    else manager
+                    if decl.stage == "recommended"
+                    else city
+                )
+            approval = {
+                "doc_number": f"发改投资〔{program.year}〕{100 + index}号",
+                "amount": decl.requested_amount,
+                "approved_on": operations.local_today(),
+            }
+            operations.act_on_declaration(
+                decl,
+                trigger,
+                actor=who,
+                expected_version=decl.version,
+                comment="" if trigger in ("submit", "withdraw") else _comment(trigger),
+                approval=approval if trigger == "record_approval" else None,
+            )
+
+
+def _prereq(kind: str, district: District, index: int, start: date) -> Prerequisite:
+    return Prerequisite(
+        kind=kind,
+        doc_number=f"盐{district.name[:2]}发改审〔2025〕{10 + index}号",
+        issued_on=date(2025, 1 + index % 12, 10),
+        valid_until=date(start.year + 3, 12, 31),
+    )
+
+
+def _comment(trigger: str) -> str:
+    return {
+        "approve": "材料齐全,同意推荐。",
+        "return_for_revision": "资金来源说明不充分,请补充地方配套资金落实情况后重新提交。",
+        "reject": "项目与本批次支持方向不符,不予推荐。",
+        "record_approval": "已获国家批复。",
+        "record_rejection": "本批次未获上级支持,转入储备库。",
+    }[trigger]

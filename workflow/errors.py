@@ -1,0 +1,46 @@
+"""Errors a user can cause, each with a Chinese message and the HTTP status it answers with."""
+
+
+class OperationError(Exception):
+    """A request the domain refuses; the message is shown to the user as is."""
+
+    status = 400
+    code = "bad_request"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        reasons: list[str] | None = None,
+        fields: dict[str, str] | None = None,
+    ):
+        super().__init__(message)
+        self.message = message
+        self.reasons = reasons or []
+        self.fields = fields or {}
+
+
+class Conflict(OperationError):
+    """Someone else changed the object first, or the action does not fit its stage."""
+
+    status = 409
+    code = "conflict"
+
+
+class NotPermitted(OperationError):
+    """The actor's role may not do this."""
+
+    status = 403
+    code = "forbidden"
+
+
+class Invalid(OperationError):
+    """The data breaks a rule; ``fields`` or ``reasons`` say which."""
+
+    status = 422
+    code = "validation_failed"
+
+
+STALE_MESSAGE = (
+    "该记录已被他人修改(您看到的是第 {seen} 版,当前为第 {current} 版),请刷新页面后重试。"
+)

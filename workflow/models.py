@@ -1,0 +1,424 @@
+"""The data model. Models answer questions about themselves; operations change them."""
+
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from flask_login import UserMixin
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    CheckConstraint,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from . import vocab
+from .extensions import db
+from .types import ExactDecimal, Money, UTCDateTime, utcnow
+
+JSONType = JSON().with_variant(JSONB(), "postgresql")
+
+
+def _one_of(column: str, values) -> CheckConstraint:
+    """A check constraint that backs a code column with its vocabulary."""
+    quoted = ", ".join(f"'{v}'" for v in values)
+    return CheckConstraint(f"{column} IN ({quoted})", name=f"{column}_valid")
+
+
+class District(db.Model):
+    """A district (区县) or functional zone; loaded as data, so another city brings its own."""
+
+    __tablename__ = "districts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(20), unique=True)
+    name: Mapped[str] = mapped_column(String(50), unique=True)
+    # A national administrative code when there is one; functional zones have internal codes.
+    is_admin_division: Mapped[bool] = mapped_column(Boolean, default=True)
+    sort_order: Mapped[int] = mapped_column(Integer, default=0)
+
+    def __repr__(self) -> str:
+        return f"<District {self.code} {self.name}>"
+
+
+class User(UserMixin, db.Model):
+    """A person who signs in; district roles are bound to one district."""
+
+    __tablename__ = "users"
+    __table_args__ = (
+        _one_of("role", vocab.ROLES),
+        CheckConstraint(
+            "role NOT IN ('district_staff', 'district_reviewer') OR district_id IS NOT NULL",
+            name="district_role_has_district",
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    display_name: Mapped[str] = mapped_column(String(64))
+    password_hash: Mapped[str] = mapped_column(String(256))
+    role: Mapped[str] = mapped_column(String(32))
+    district_id: Mapped[int | None] = mapped_column(ForeignKey("districts.id"))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    district: Mapped[District | None] = relationship()
+
+    @property
+    def is_active(self) -> bool:  # Flask-Login refuses sessions of disabled users
+        return self.active
+
+    @property
+    def is_district_user(self) -> bool:
+        """Whether this user only sees one district."""
+        return self.role in vocab.DISTRICT_ROLES
+
+    @property
+    def role_label(self) -> str:
+        return vocab.label(vocab.ROLES, self.role)
+
+    def set_password(self, password: str) -> None:
+        """Store a salted hash, never the password."""
+        self.password_hash = generate_password_hash(password)
+
+    def check_password(self, password: str) -> bool:
+        """Whether the password matches the stored hash."""
+        return check_password_hash(self.password_hash, password)
+
+
+class FundingProgram(db.Model):
+    """One upstream funding opportunity (政策资金项目 / 申报批次)."""
+
+    __tablename__ = "funding_programs"
+    __table_args__ = (
+        _one_of("level", vocab.LEVELS),
+        _one_of("channel", vocab.CHANNELS),
+        _one_of("status", vocab.PROGRAM_STATUSES),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    title: Mapped[str] = mapped_column(String(200))
+    level: Mapped[str] = mapped_column(String(20))
+    issuer: Mapped[str] = mapped_column(String(100))
+    channel: Mapped[str] = mapped_column(String(40))
+    year: Mapped[int] = mapped_column(Integer)
+    batch: Mapped[str] = mapped_column(String(50), default="")
+    support_areas: Mapped[str] = mapped_column(Text, default="")
+    notice: Mapped[str] = mapped_column(Text, default="")
+    opens_on: Mapped[date] = mapped_column(Date)
+    district_deadline: Mapped[date] = mapped_column(Date)
+    city_deadline: Mapped[date] = mapped_column(Date)
+    upstream_deadline: Mapped[date | None] = mapped_column(Date)
+    min_request: Mapped[Decimal | None] = mapped_column(Money())
+    max_request: Mapped[Decimal | None] = mapped_column(Money())
+    # Requested funds / total investment, as a fraction (0.30 = 30%).
+    max_ratio: Mapped[Decimal | None] = mapped_column(ExactDecimal(6, 4))
+    required_attachments: Mapped[list[str]] = mapped_column(JSONType, default=list)
+    required_prerequisites: Mapped[list[str]] = mapped_column(JSONType, default=list)
+    # The program's own declaration form: [{"name", "label", "kind", "required", "max_length"}].
+    form_fields: Mapped[list[dict[str, Any]]] = mapped_column(JSONType, default=list)
+    requires_expert_review: Mapped[bool] = mapped_column(Boolean, default=False)
+    workflow_name: Mapped[str] = mapped_column(String(50), default="default")
+    workflow_version: Mapped[int] = mapped_column(Integer, default=1)
+    status: Mapped[str] = mapped_column(String(20), default="draft")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    version: Mapped[int] = mapped_column(Integer, nullable=False)
+
+    __mapper_args__ = {"version_id_col": version}
+
+    @property
+    def level_label(self) -> str:
+        return vocab.label(vocab.LEVELS, self.level)
+
+    @property
+    def channel_label(self) -> str:
+        return vocab.label(vocab.CHANNELS, self.channel)
+
+    @property
+    def status_label(self) -> str:
+        return vocab.label(vocab.PROGRAM_STATUSES, self.status)
+
+
+class Project(db.Model):
+    """A library entry (项目) that lives across years and programs."""
+
+    __tablename__ = "projects"
+    __table_args__ = (
+        _one_of("category", vocab.CATEGORIES),
+        _one_of("maturity", vocab.MATURITIES),
+        CheckConstraint(
+            "nature IS NULL OR nature IN ('new', 'expansion', 'renovation', 'continuation')",
+            name="nature_valid",
+        ),
+        Index("ix_projects_district_maturity", "district_id", "maturity"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str | None] = mapped_column(String(24), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    district_id: Mapped[int] = mapped_column(ForeignKey("districts.id"), index=True)
+    applicant_unit: Mapped[str] = mapped_column(String(200), default="")
+    applicant_uscc: Mapped[str | None] = mapped_column(String(18))
+    category: Mapped[str] = mapped_column(String(40))
+    industry_chain: Mapped[str] = mapped_column(String(100), default="")
+    nature: Mapped[str | None] = mapped_column(String(20))
+    location: Mapped[str] = mapped_column(String(200), default="")
+    planned_start: Mapped[date | None] = mapped_column(Date)
+    planned_end: Mapped[date | None] = mapped_column(Date)
+    total_investment: Mapped[Decimal | None] = mapped_column(Money())
+    fund_central: Mapped[Decimal | None] = mapped_column(Money())
+    fund_provincial: Mapped[Decimal | None] = mapped_column(Money())
+    fund_local_fiscal: Mapped[Decimal | None] = mapped_column(Money())
+    fund_self: Mapped[Decimal | None] = mapped_column(Money())
+    fund_loan: Mapped[Decimal | None] = mapped_column(Money())
+    fund_other: Mapped[Decimal | None] = mapped_column(Money())
+    content: Mapped[str] = mapped_column(Text, default="")
+    data_content: Mapped[str] = mapped_column(Text, default="")
+    maturity: Mapped[str] = mapped_column(String(30), default="planning")
+    removed_reason: Mapped[str | None] = mapped_column(Text)
+    is_key: Mapped[bool] = mapped_column(Boolean, default=False)
+    contact_name: Mapped[str] = mapped_column(String(50), default="")
+    contact_mobile: Mapped[str] = mapped_column(String(11), default="")
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    version: Mapped[int] = mapped_column(Integer, nullable=False)
+
+    __mapper_args__ = {"version_id_col": version}
+
+    district: Mapped[District] = relationship()
+    prerequisites: Mapped[list["Prerequisite"]] = relationship(
+        back_populates="project", cascade="all, delete-orphan", order_by="Prerequisite.id"
+    )
+    declarations: Mapped[list["Declaration"]] = relationship(
+        back_populates="project", order_by="Declaration.id"
+    )
+
+    @property
+    def category_label(self) -> str:
+        return vocab.label(vocab.CATEGORIES, self.category)
+
+    @property
+    def maturity_label(self) -> str:
+        return vocab.label(vocab.MATURITIES, self.maturity)
+
+    @property
+    def nature_label(self) -> str:
+        return vocab.label(vocab.NATURES, self.nature)
+
+    def funding_sources(self) -> dict[str, Decimal | None]:
+        """Each funding source field with its amount."""
+        return {name: getattr(self, name) for name in vocab.FUND_SOURCES}
+
+    def funding_sum(self) -> Decimal:
+        """The funding sources added up, blanks as zero."""
+        return sum((v or Decimal(0) for v in self.funding_sources().values()), Decimal(0))
+
+
+class Prerequisite(db.Model):
+    """A preliminary approval document (前期要件) of a project."""
+
+    __tablename__ = "prerequisites"
+    __table_args__ = (_one_of("kind", vocab.PREREQUISITE_KINDS),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(40))
+    doc_number: Mapped[str] = mapped_column(String(100))
+    issued_on: Mapped[date] = mapped_column(Date)
+    valid_until: Mapped[date | None] = mapped_column(Date)  # None: no expiry
+
+    project: Mapped[Project] = relationship(back_populates="prerequisites")
+
+    @property
+    def kind_label(self) -> str:
+        return vocab.label(vocab.PREREQUISITE_KINDS, self.kind)
+
+
+class Declaration(db.Model):
+    """One project applying to one program (申报); its stage moves only through the machine."""
+
+    __tablename__ = "declarations"
+    __table_args__ = (
+        _one_of("stage", vocab.STAGES),
+        Index("ix_declarations_program_stage", "program_id", "stage"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id"), index=True)
+    program_id: Mapped[int] = mapped_column(ForeignKey("funding_programs.id"))
+    requested_amount: Mapped[Decimal | None] = mapped_column(Money())
+    form_data: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    stage: Mapped[str] = mapped_column(String(30), default="draft", index=True)
+    version: Mapped[int] = mapped_column(Integer, nullable=False)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The upstream result (批复), recorded by the city.
+    approval_doc_number: Mapped[str | None] = mapped_column(String(100))
+    approved_amount: Mapped[Decimal | None] = mapped_column(Money())
+    approved_on: Mapped[date | None] = mapped_column(Date)
+
+    __mapper_args__ = {"version_id_col": version}
+
+    project: Mapped[Project] = relationship(back_populates="declarations")
+    program: Mapped[FundingProgram] = relationship()
+    created_by: Mapped[User | None] = relationship()
+    attachments: Mapped[list["Attachment"]] = relationship(
+        back_populates="declaration", order_by="Attachment.id"
+    )
+    opinions: Mapped[list["ReviewOpinion"]] = relationship(
+        back_populates="declaration", order_by="ReviewOpinion.id"
+    )
+
+    @property
+    def stage_label(self) -> str:
+        return vocab.label(vocab.STAGES, self.stage)
+
+    @property
+    def is_editable(self) -> bool:
+        """Whether the applicant may still change the content."""
+        return self.stage in vocab.EDITABLE_STAGES
+
+    @property
+    def district_id(self) -> int:
+        return self.project.district_id
+
+
+class ReviewOpinion(db.Model):
+    """A reviewer's opinion (审核意见) given with a workflow action."""
+
+    __tablename__ = "review_opinions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    declaration_id: Mapped[int] = mapped_column(ForeignKey("declarations.id"), index=True)
+    stage: Mapped[str] = mapped_column(String(30))
+    action: Mapped[str] = mapped_column(String(30))
+    comment: Mapped[str] = mapped_column(Text, default="")
+    reviewer_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    declaration: Mapped[Declaration] = relationship(back_populates="opinions")
+    reviewer: Mapped[User] = relationship()
+
+    @property
+    def stage_label(self) -> str:
+        return vocab.label(vocab.STAGES, self.stage)
+
+    @property
+    def action_label(self) -> str:
+        return vocab.label(vocab.ACTIONS, self.action)
+
+
+class Attachment(db.Model):
+    """An uploaded file; stored under a generated name, shown under its original one."""
+
+    __tablename__ = "attachments"
+    __table_args__ = (_one_of("kind", vocab.ATTACHMENT_KINDS),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    declaration_id: Mapped[int] = mapped_column(ForeignKey("declarations.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(40))
+    original_name: Mapped[str] = mapped_column(String(255))
+    stored_name: Mapped[str] = mapped_column(String(64), unique=True)
+    content_type: Mapped[str] = mapped_column(String(100))
+    size: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64))
+    uploaded_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    declaration: Mapped[Declaration] = relationship(back_populates="attachments")
+    uploaded_by: Mapped[User] = relationship()
+
+    @property
+    def kind_label(self) -> str:
+        return vocab.label(vocab.ATTACHMENT_KINDS, self.kind)
+
+
+class Dossier(db.Model):
+    """A PDF dossier (申报材料) of one declaration, tied to the data versions it was made from."""
+
+    __tablename__ = "dossiers"
+    __table_args__ = (
+        _one_of("status", vocab.DOSSIER_STATUSES),
+        UniqueConstraint(
+            "declaration_id",
+            "declaration_version",
+            "project_version",
+            name="uq_dossier_data_version",
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    declaration_id: Mapped[int] = mapped_column(ForeignKey("declarations.id"), index=True)
+    declaration_version: Mapped[int] = mapped_column(Integer)
+    project_version: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(20), default="queued")
+    job_id: Mapped[str] = mapped_column(String(100))
+    file_name: Mapped[str | None] = mapped_column(String(100))
+    error: Mapped[str | None] = mapped_column(Text)
+    page_count: Mapped[int | None] = mapped_column(Integer)
+    size: Mapped[int | None] = mapped_column(Integer)
+    requested_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    declaration: Mapped[Declaration] = relationship()
+    requested_by: Mapped[User | None] = relationship()
+
+    @property
+    def status_label(self) -> str:
+        return vocab.label(vocab.DOSSIER_STATUSES, self.status)
+
+    @property
+    def is_current(self) -> bool:
+        """Whether the data has not changed since this dossier was requested."""
+        decl = self.declaration
+        return (
+            self.declaration_version == decl.version
+            and self.project_version == decl.project.version
+        )
+
+
+class AuditEvent(db.Model):
+    """An append-only record of who did what to which object, with before and after values."""
+
+    __tablename__ = "audit_events"
+    __table_args__ = (Index("ix_audit_object", "object_type", "object_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    object_type: Mapped[str] = mapped_column(String(40))
+    object_id: Mapped[int] = mapped_column(Integer)
+    action: Mapped[str] = mapped_column(String(40))
+    before: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
+    after: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
+    comment: Mapped[str | None] = mapped_column(Text)
+
+    actor: Mapped[User | None] = relationship()
+
+    @property
+    def action_label(self) -> str:
+        return (
+            vocab.label(vocab.ACTIONS, self.action)
+            if self.action in vocab.ACTIONS
+            else {
+                "create": "创建",
+                "update": "修改",
+                "upload": "上传附件",
+                "request_dossier": "申请生成申报材料",
+                "maturity": "成熟度变更",
+            }.get(self.action, self.action)
+        )

@@ -1,0 +1,455 @@
+"""Every state change of the app: mutate, flush, log. The caller commits once.
+
+Operations trust nothing about the actor but what they check here, so the web pages, the CLI
+and any later API share one copy of the rules.
+"""
+
+import hashlib
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+import filetype
+from flask import current_app
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.exc import StaleDataError
+
+from . import machine, vocab
+from .audit import column_changes, record
+from .errors import STALE_MESSAGE, Conflict, Invalid, NotPermitted
+from .extensions import db
+from .models import Attachment, Declaration, Dossier, FundingProgram, Prerequisite, Project, User
+from .storage import atomic_write, new_stored_name, upload_path
+
+PROJECT_FIELDS = (
+    "code",
+    "name",
+    "applicant_unit",
+    "applicant_uscc",
+    "category",
+    "industry_chain",
+    "nature",
+    "location",
+    "planned_start",
+    "planned_end",
+    "total_investment",
+    *vocab.FUND_SOURCES,
+    "content",
+    "data_content",
+    "is_key",
+    "contact_name",
+    "contact_mobile",
+)
+
+# Upload types judged by the file's bytes; the name the user gave decides nothing.
+ALLOWED_UPLOADS = {
+    "application/pdf": "pdf",
+    "image/jpeg": "jpg",
+    "image/png": "png",
+    "application/vnd.openxmlformats-officedocument.wordprocessingml.document": "docx",
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": "xlsx",
+}
+
+
+def local_today() -> date:
+    """Today's date in the bureau's time zone; deadlines are local calendar days."""
+    return datetime.now(ZoneInfo(current_app.config["TIMEZONE"])).date()
+
+
+def workflow_context(comment: str = "", approval: dict | None = None) -> machine.Context:
+    """The context guards read: today, the city, and what the actor typed."""
+    return machine.Context(
+        today=local_today(),
+        city_code=current_app.config["CITY_CODE"],
+        comment=comment or "",
+        approval=approval,
+    )
+
+
+def _expect_version(obj, expected_version: int | None) -> None:
+    if expected_version is not None and obj.version != expected_version:
+        raise Conflict(STALE_MESSAGE.format(seen=expected_version, current=obj.version))
+
+
+def _flush_or_conflict(obj, expected_version: int | None) -> None:
+    """Flush; a concurrent writer that won the race surfaces here as a conflict."""
+    try:
+        db.session.flush()
+    except StaleDataError as exc:
+        raise Conflict(
+            STALE_MESSAGE.format(seen=expected_version or obj.version, current="更新的版本")
+        ) from exc
+
+
+def _require_district_staff(actor: User, district_id: int) -> None:
+    if actor.role != "district_staff":
+        raise NotPermitted("只有区县填报员可以填报项目和申报")
+    if actor.district_id != district_id:
+        raise NotPermitted("只能填报本区县的项目")
+
+
+# --- projects -------------------------------------------------------------------------------
+
+
+def create_project(values: dict, *, actor: User) -> Project:
+    """Add a project to the library in the actor's district, at the planning stage."""
+    if actor.district_id is None:
+        raise NotPermitted("只有区县填报员可以新建项目")
+    _require_district_staff(actor, actor.district_id)
+    project = Project(
+        district_id=actor.district_id,
+        created_by_id=actor.id,
+        maturity="planning",
+        **{k: values[k] for k in PROJECT_FIELDS if k in values},
+    )
+    db.session.add(project)
+    db.session.flush()
+    record(
+        actor,
+        "project",
+        project.id,
+        "create",
+        after={
+            k: str(v) if v is not None else None for k, v in values.items() if k in PROJECT_FIELDS
+        },
+    )
+    return project
+
+
+def update_project(
+    project: Project, values: dict, *, actor: User, expected_version: int | None
+) -> Project:
+    """Change a project's fields; refuses when someone else saved first."""
+    _require_district_staff(actor, project.district_id)
+    _expect_version(project, expected_version)
+    if any(
+        d.stage not in vocab.EDITABLE_STAGES and d.stage not in vocab.FINAL_STAGES
+        for d in project.declarations
+    ):
+        raise Conflict("该项目有正在审核中的申报,审核结束或退回后才能修改项目信息")
+    for key in PROJECT_FIELDS:
+        if key in values:
+            setattr(project, key, values[key])
+    before, after = column_changes(project)
+    _flush_or_conflict(project, expected_version)
+    if after:
+        record(actor, "project", project.id, "update", before=before, after=after)
+    return project
+
+
+def add_prerequisite(project: Project, values: dict, *, actor: User) -> Prerequisite:
+    """Record a preliminary approval document (前期要件) of a project."""
+    _require_district_staff(actor, project.district_id)
+    prereq = Prerequisite(
+        project=project,
+        kind=values["kind"],
+        doc_number=values["doc_number"],
+        issued_on=values["issued_on"],
+        valid_until=values.get("valid_until"),
+    )
+    db.session.add(prereq)
+    db.session.flush()
+    record(
+        actor,
+        "project",
+        project.id,
+        "add_prerequisite",
+        after={
+            "kind": prereq.kind,
+            "doc_number": prereq.doc_number,
+            "issued_on": prereq.issued_on.isoformat(),
+            "valid_until": prereq.valid_until.isoformat() if prereq.valid_until else None,
+        },
+    )
+    return prereq
+
+
+def remove_prerequisite(prereq: Prerequisite, *, actor: User) -> None:
+    """Remove a preliminary approval document entered by mistake."""
+    project = prereq.project
+    _require_district_staff(actor, project.district_id)
+    record(
+        actor,
+        "project",
+        project.id,
+        "remove_prerequisite",
+        before={"kind": prereq.kind, "doc_number": prereq.doc_number},
+    )
+    db.session.delete(prereq)
+    db.session.flush()
+
+
+# --- declarations ---------------------------------------------------------------------------
+
+
+def create_declaration(
+    project: Project, program: FundingProgram, values: dict, *, actor: User
+) -> Declaration:
+    """Start a draft declaration of a project to a program."""
+    _require_district_staff(actor, project.district_id)
+    if program.status != "open":
+        raise Conflict(f"申报批次「{program.title}」当前{program.status_label},不能新建申报")
+    if project.maturity == "removed":
+        raise Conflict("该项目已出库,不能申报")
+    active = db.session.scalar(
+        select(Declaration.id).where(
+            Declaration.project_id == project.id,
+            Declaration.program_id == program.id,
+            Declaration.stage != "withdrawn",
+        )
+    )
+    if active:
+        raise Conflict(f"该项目已申报本批次(申报 #{active}),不能重复申报")
+    decl = Declaration(
+        project=project,
+        program=program,
+        stage="draft",
+        created_by_id=actor.id,
+        requested_amount=values.get("requested_amount"),
+        form_data=values.get("form_data") or {},
+    )
+    db.session.add(decl)
+    db.session.flush()
+    record(
+        actor,
+        "declaration",
+        decl.id,
+        "create",
+        after={
+            "project_id": project.id,
+            "program_id": program.id,
+            "requested_amount": str(decl.requested_amount)
+            if decl.requested_amount is not None
+            else None,
+        },
+    )
+    return decl
+
+
+def update_declaration(
+    decl: Declaration, values: dict, *, actor: User, expected_version: int | None
+) -> Declaration:
+    """Save the declaration's content; only while it is a draft or returned."""
+    _require_district_staff(actor, decl.project.district_id)
+    _expect_version(decl, expected_version)
+    if not decl.is_editable:
+        raise Conflict(f"申报当前为「{decl.stage_label}」,不能修改")
+    if "requested_amount" in values:
+        decl.requested_amount = values["requested_amount"]
+    if "form_data" in values:
+        decl.form_data = dict(values["form_data"])
+    before, after = column_changes(decl)
+    _flush_or_conflict(decl, expected_version)
+    if after:
+        record(actor, "declaration", decl.id, "update", before=before, after=after)
+    return decl
+
+
+def act_on_declaration(
+    decl: Declaration,
+    trigger: str,
+    *,
+    actor: User,
+    comment: str = "",
+    expected_version: int | None,
+    approval: dict | None = None,
+) -> Declaration:
+    """Move a declaration through the workflow, with its audit row, in the caller's transaction."""
+    _expect_version(decl, expected_version)
+    context = workflow_context(comment, approval)
+    refusal = machine.check_action(decl, trigger, actor, context)
+    if refusal is not None:
+        error = {"stage": Conflict, "role": NotPermitted, "guard": Invalid}[refusal.kind]
+        raise error(
+            "无法执行「{}」:{}".format(
+                vocab.ACTIONS.get(trigger, trigger), ";".join(refusal.reasons)
+            ),
+            reasons=refusal.reasons,
+        )
+    if not machine.fire(decl, trigger, actor=actor, context=context):
+        # The guards passed a moment ago; only a concurrent change can make the machine refuse.
+        raise Conflict("申报状态已变化,请刷新页面后重试")
+    _flush_or_conflict(decl, expected_version)
+    return decl
+
+
+# --- attachments ----------------------------------------------------------------------------
+
+
+def add_attachment(
+    decl: Declaration, *, kind: str, filename: str, content: bytes, actor: User
+) -> Attachment:
+    """Store an uploaded file under a generated name after checking what its bytes really are."""
+    _require_district_staff(actor, decl.project.district_id)
+    if not decl.is_editable:
+        raise Conflict(f"申报当前为「{decl.stage_label}」,不能上传附件")
+    if kind not in vocab.ATTACHMENT_KINDS:
+        raise Invalid("请选择附件类型", fields={"kind": "请选择附件类型"})
+    if not content:
+        raise Invalid("上传的文件是空的", fields={"file": "上传的文件是空的"})
+    guess = filetype.guess(content)
+    extension = ALLOWED_UPLOADS.get(guess.mime) if guess else None
+    if extension is None:
+        raise Invalid(
+            "只能上传 PDF、JPG、PNG、DOCX、XLSX 文件(按文件内容判断,与扩展名无关)",
+            fields={"file": "文件类型不受支持"},
+        )
+    stored_name = new_stored_name(extension)
+    atomic_write(upload_path(stored_name), content)
+    attachment = Attachment(
+        declaration=decl,
+        kind=kind,
+        original_name=filename[:255] or f"附件.{extension}",
+        stored_name=stored_name,
+        content_type=guess.mime,
+        size=len(content),
+        sha256=hashlib.sha256(content).hexdigest(),
+        uploaded_by_id=actor.id,
+    )
+    db.session.add(attachment)
+    db.session.flush()
+    record(
+        actor,
+        "declaration",
+        decl.id,
+        "upload",
+        after={
+            "attachment_id": attachment.id,
+            "kind": kind,
+            "name": attachment.original_name,
+            "sha256": attachment.sha256,
+        },
+    )
+    return attachment
+
+
+def remove_attachment(attachment: Attachment, *, actor: User) -> None:
+    """Remove an attachment from an editable declaration (the file stays for the audit trail)."""
+    decl = attachment.declaration
+    _require_district_staff(actor, decl.project.district_id)
+    if not decl.is_editable:
+        raise Conflict(f"申报当前为「{decl.stage_label}」,不能删除附件")
+    record(
+        actor,
+        "declaration",
+        decl.id,
+        "remove_attachment",
+        before={
+            "attachment_id": attachment.id,
+            "name": attachment.original_name,
+            "sha256": attachment.sha256,
+        },
+    )
+    db.session.delete(attachment)
+    db.session.flush()
+
+
+# --- dossiers -------------------------------------------------------------------------------
+
+
+def dossier_job_id(decl: Declaration) -> str:
+    """One job id per data version, so the same version is never rendered twice at once."""
+    return f"dossier-{decl.id}-d{decl.version}-p{decl.project.version}"
+
+
+def request_dossier(decl: Declaration, *, actor: User) -> tuple[Dossier, bool]:
+    """The dossier for the declaration's current data; returns it and whether a job must be queued.
+
+    Asking again for the same data version returns the same dossier; a failed one is retried.
+    """
+    dossier = db.session.scalar(
+        select(Dossier).where(
+            Dossier.declaration_id == decl.id,
+            Dossier.declaration_version == decl.version,
+            Dossier.project_version == decl.project.version,
+        )
+    )
+    if dossier is not None and dossier.status != "failed":
+        return dossier, False
+    if dossier is None:
+        dossier = Dossier(
+            declaration=decl,
+            declaration_version=decl.version,
+            project_version=decl.project.version,
+            job_id=dossier_job_id(decl),
+            requested_by_id=actor.id,
+            status="queued",
+        )
+        try:
+            with db.session.begin_nested():
+                db.session.add(dossier)
+        except IntegrityError:
+            # Someone asked for the same version a moment ago: join theirs.
+            return request_dossier(decl, actor=actor)
+    else:
+        dossier.status, dossier.error = "queued", None
+        db.session.flush()
+    record(
+        actor,
+        "declaration",
+        decl.id,
+        "request_dossier",
+        after={
+            "dossier_id": dossier.id,
+            "declaration_version": decl.version,
+            "project_version": decl.project.version,
+        },
+    )
+    return dossier, True
+
+
+# --- programs -------------------------------------------------------------------------------
+
+PROGRAM_FIELDS = (
+    "title",
+    "level",
+    "issuer",
+    "channel",
+    "year",
+    "batch",
+    "support_areas",
+    "notice",
+    "opens_on",
+    "district_deadline",
+    "city_deadline",
+    "upstream_deadline",
+    "min_request",
+    "max_request",
+    "max_ratio",
+    "required_attachments",
+    "required_prerequisites",
+    "requires_expert_review",
+    "status",
+)
+PROGRAM_EDITORS = frozenset({"city_reviewer", "admin"})
+
+
+def create_program(values: dict, *, actor: User) -> FundingProgram:
+    """Add a funding program; it gets the default declaration form."""
+    if actor.role not in PROGRAM_EDITORS:
+        raise NotPermitted("只有市级审核员和系统管理员可以维护申报批次")
+    program = FundingProgram(
+        **{k: values[k] for k in PROGRAM_FIELDS if k in values},
+        form_fields=current_app.config["DEFAULT_FORM_FIELDS"],
+    )
+    db.session.add(program)
+    db.session.flush()
+    record(actor, "program", program.id, "create", after={"title": program.title})
+    return program
+
+
+def update_program(
+    program: FundingProgram, values: dict, *, actor: User, expected_version: int | None
+) -> FundingProgram:
+    """Change a program's settings, with the changes in the audit log."""
+    if actor.role not in PROGRAM_EDITORS:
+        raise NotPermitted("只有市级审核员和系统管理员可以维护申报批次")
+    _expect_version(program, expected_version)
+    for key in PROGRAM_FIELDS:
+        if key in values:
+            setattr(program, key, values[key])
+    before, after = column_changes(program)
+    _flush_or_conflict(program, expected_version)
+    if after:
+        record(actor, "program", program.id, "update", before=before, after=after)
+    return program

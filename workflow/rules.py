@@ -1,0 +1,171 @@
+"""Business rules as pure functions, shared by forms, the workflow guards and the API.
+
+Each checker returns a Chinese message when the value is wrong and None when it is fine,
+so a form can show it beside the field and a guard can list it.
+"""
+
+import re
+from datetime import date
+from decimal import Decimal
+
+from stdnum.cn import uscc
+from stdnum.exceptions import ValidationError
+
+from . import vocab
+
+PROJECT_CODE_RE = re.compile(r"^(\d{4})-(\d{6})-(\d{2})-(\d{2})-(\d{6})$")
+MOBILE_RE = re.compile(r"^1[3-9]\d{9}$")
+
+
+def project_code_error(code: str, city_code: str, today: date | None = None) -> str | None:
+    """Check a 项目代码 (GB/T 40058-2021): its shape, its year and that its region is in the city.
+
+    The check digit's algorithm is not public, so it is not verified.
+    """
+    match = PROJECT_CODE_RE.match(code or "")
+    if not match:
+        return "项目代码格式应为 YYYY-RRRRRR-DD-TT-NNNNNN,例如 2025-320903-65-01-123456"
+    year, region = int(match.group(1)), match.group(2)
+    this_year = (today or date.today()).year
+    if not 2000 <= year <= this_year + 1:
+        return f"项目代码中的年份 {year} 不合理"
+    if region[:4] != city_code[:4]:
+        return f"项目代码中的区划代码 {region} 不属于本市({city_code})"
+    return None
+
+
+def uscc_error(value: str) -> str | None:
+    """Check a 统一社会信用代码 with its GB 32100-2015 checksum."""
+    try:
+        uscc.validate(value or "")
+    except ValidationError:
+        return "统一社会信用代码无效(应为 18 位,且校验位正确)"
+    return None
+
+
+def mobile_error(value: str) -> str | None:
+    """Check an 11-digit mainland mobile number."""
+    if not MOBILE_RE.match(value or ""):
+        return "手机号码应为 11 位大陆手机号"
+    return None
+
+
+def funding_sum_error(total: Decimal | None, sources: dict[str, Decimal | None]) -> str | None:
+    """The funding sources must add up to the total investment."""
+    if total is None or all(v is None for v in sources.values()):
+        return None
+    added = sum((v or Decimal(0) for v in sources.values()), Decimal(0))
+    if added != total:
+        return f"各项资金来源合计 {added} 万元,与总投资 {total} 万元不一致"
+    return None
+
+
+def date_order_error(
+    start: date | None, end: date | None, start_label: str, end_label: str
+) -> str | None:
+    """A start date must not come after its end."""
+    if start and end and end < start:
+        return f"{end_label}不能早于{start_label}"
+    return None
+
+
+def requested_amount_errors(amount: Decimal | None, total: Decimal | None, program) -> list[str]:
+    """Check a requested amount against the program's limits and ratio and the total investment."""
+    if amount is None:
+        return []
+    errors = []
+    if amount <= 0:
+        errors.append("申请资金必须大于 0")
+    if program.min_request is not None and amount < program.min_request:
+        errors.append(f"申请资金不得低于本批次下限 {program.min_request} 万元")
+    if program.max_request is not None and amount > program.max_request:
+        errors.append(f"申请资金不得超过本批次上限 {program.max_request} 万元")
+    if total:
+        if amount > total:
+            errors.append("申请资金不能超过项目总投资")
+        elif program.max_ratio is not None and amount / total > program.max_ratio:
+            errors.append(
+                f"申请资金占总投资比例 {amount / total:.1%} 超过本批次上限 {program.max_ratio:.0%}"
+            )
+    return errors
+
+
+def form_field_errors(fields: list[dict], data: dict, *, for_submission: bool) -> dict[str, str]:
+    """Check a declaration's program-specific form data against the program's field list."""
+    errors = {}
+    for field in fields:
+        value = (
+            (data.get(field["name"]) or "").strip()
+            if isinstance(data.get(field["name"]), str)
+            else data.get(field["name"])
+        )
+        if for_submission and field.get("required") and not value:
+            errors[field["name"]] = f"请填写「{field['label']}」"
+        max_length = field.get("max_length")
+        if isinstance(value, str) and max_length and len(value) > max_length:
+            errors[field["name"]] = f"「{field['label']}」不能超过 {max_length} 字"
+    return errors
+
+
+PROJECT_REQUIRED_FIELDS = {
+    "code": "项目代码",
+    "name": "项目名称",
+    "applicant_unit": "申报单位",
+    "applicant_uscc": "统一社会信用代码",
+    "category": "所属领域",
+    "nature": "建设性质",
+    "location": "建设地点",
+    "planned_start": "拟开工年月",
+    "planned_end": "拟建成年月",
+    "total_investment": "总投资",
+    "content": "建设内容",
+    "contact_name": "联系人",
+    "contact_mobile": "联系电话",
+}
+
+
+def missing_for_submission(declaration, city_code: str, today: date) -> list[str]:
+    """Everything that keeps a declaration from being submitted, in words one can act on."""
+    project, program = declaration.project, declaration.program
+    problems = []
+    for field, label_text in PROJECT_REQUIRED_FIELDS.items():
+        if getattr(project, field) in (None, ""):
+            problems.append(f"项目缺少「{label_text}」")
+    checks = [
+        project.code and project_code_error(project.code, city_code, today),
+        project.applicant_uscc and uscc_error(project.applicant_uscc),
+        project.contact_mobile and mobile_error(project.contact_mobile),
+        funding_sum_error(project.total_investment, project.funding_sources()),
+        date_order_error(project.planned_start, project.planned_end, "拟开工年月", "拟建成年月"),
+    ]
+    problems.extend(p for p in checks if p)
+    if project.total_investment is not None and all(
+        v is None for v in project.funding_sources().values()
+    ):
+        problems.append("请填写资金来源")
+    if declaration.requested_amount is None:
+        problems.append("请填写申请资金")
+    problems.extend(
+        requested_amount_errors(declaration.requested_amount, project.total_investment, program)
+    )
+    problems.extend(
+        form_field_errors(
+            program.form_fields or [], declaration.form_data or {}, for_submission=True
+        ).values()
+    )
+    present_kinds = {a.kind for a in declaration.attachments}
+    for kind in program.required_attachments or []:
+        if kind not in present_kinds:
+            problems.append(f"缺少附件「{vocab.label(vocab.ATTACHMENT_KINDS, kind)}」")
+    deadline = program.district_deadline
+    valid = {
+        p.kind for p in project.prerequisites if p.valid_until is None or p.valid_until >= deadline
+    }
+    present = {p.kind for p in project.prerequisites}
+    for kind in program.required_prerequisites or []:
+        name = vocab.label(vocab.PREREQUISITE_KINDS, kind)
+        if kind not in present:
+            problems.append(f"缺少前期要件「{name}」")
+        elif kind not in valid:
+            problems.append(f"前期要件「{name}」在申报截止日前已过期")
+    return problems

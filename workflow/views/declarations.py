@@ -1,0 +1,217 @@
+"""Declarations (申报): detail with timeline, the program's form, attachments, review actions."""
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, send_file, url_for
+from flask_login import current_user, login_required
+from sqlalchemy import select
+from sqlalchemy.orm import joinedload
+
+from forms.declaration import AttachmentUploadForm, ReviewActionForm, declaration_edit_form
+from forms.dossier import DossierRequestForm
+from forms.project import VersionForm
+
+from .. import machine, operations, vocab
+from ..errors import OperationError
+from ..extensions import db
+from ..models import AuditEvent, Declaration, District, Dossier, FundingProgram, Project
+from ..permissions import attachment_or_404, declaration_or_404, scope_declarations
+from ..rules import missing_for_submission
+from ..storage import upload_path
+
+bp = Blueprint("declarations", __name__)
+
+
+@bp.before_request
+@login_required
+def _signed_in():
+    """Every page here needs a signed-in user."""
+
+
+@bp.route("/declarations")
+def index():
+    """Declarations the user may see, filtered by program, stage and district."""
+    query = scope_declarations(select(Declaration), current_user).options(
+        joinedload(Declaration.program), joinedload(Declaration.project)
+    )
+    program_id = request.args.get("program", "")
+    stage = request.args.get("stage", "")
+    district = request.args.get("district", "")
+    if program_id.isdigit():
+        query = query.where(Declaration.program_id == int(program_id))
+    if stage in vocab.STAGES:
+        query = query.where(Declaration.stage == stage)
+    if district.isdigit() and not current_user.is_district_user:
+        query = query.where(Project.district_id == int(district))
+    page = db.paginate(query.order_by(Declaration.updated_at.desc()), per_page=30, error_out=False)
+    programs = db.session.scalars(select(FundingProgram).order_by(FundingProgram.id.desc())).all()
+    districts = db.session.scalars(select(District).order_by(District.sort_order)).all()
+    return render_template(
+        "declarations/index.html",
+        page=page,
+        programs=programs,
+        districts=districts,
+        program_id=program_id,
+        stage=stage,
+        district=district,
+    )
+
+
+def _render_detail(
+    decl: Declaration,
+    *,
+    action_form: ReviewActionForm | None = None,
+    error: str | None = None,
+    status: int = 200,
+):
+    context = operations.workflow_context()
+    allowed = machine.allowed_triggers(decl, current_user, context)
+    missing = (
+        missing_for_submission(decl, context.city_code, context.today) if decl.is_editable else []
+    )
+    events = db.session.scalars(
+        select(AuditEvent)
+        .where(AuditEvent.object_type == "declaration", AuditEvent.object_id == decl.id)
+        .order_by(AuditEvent.at, AuditEvent.id)
+    ).all()
+    dossiers = db.session.scalars(
+        select(Dossier).where(Dossier.declaration_id == decl.id).order_by(Dossier.id.desc())
+    ).all()
+    form = action_form or ReviewActionForm(formdata=None, version=decl.version)
+    return render_template(
+        "declarations/detail.html",
+        decl=decl,
+        allowed=allowed,
+        missing=missing,
+        events=events,
+        dossiers=dossiers,
+        action_form=form,
+        upload_form=AttachmentUploadForm(),
+        dossier_form=DossierRequestForm(),
+        delete_form=VersionForm(),
+        error=error,
+        comment_required=machine.COMMENT_REQUIRED,
+    ), status
+
+
+@bp.route("/declarations/<int:declaration_id>")
+def detail(declaration_id: int):
+    """A declaration with its content, what is missing, the timeline and the actions."""
+    return _render_detail(declaration_or_404(declaration_id, current_user))
+
+
+@bp.route("/declarations/<int:declaration_id>/edit", methods=["GET", "POST"])
+def edit(declaration_id: int):
+    """Fill the program's form; saving as a draft is always possible."""
+    decl = declaration_or_404(declaration_id, current_user)
+    if not decl.is_editable:
+        flash(f"申报当前为「{decl.stage_label}」,不能修改", "warning")
+        return redirect(url_for("declarations.detail", declaration_id=decl.id))
+    form = declaration_edit_form(decl.program, decl.project)
+    if request.method == "GET":
+        form.requested_amount.data = decl.requested_amount
+        form.version.data = decl.version
+        for spec in decl.program.form_fields or []:
+            form[f"f_{spec['name']}"].data = decl.form_data.get(spec["name"], "")
+    if form.validate_on_submit():
+        seen = int(form.version.data) if str(form.version.data).isdigit() else None
+        try:
+            operations.update_declaration(
+                decl,
+                {"requested_amount": form.requested_amount.data, "form_data": form.form_data()},
+                actor=current_user,
+                expected_version=seen,
+            )
+            db.session.commit()
+        except OperationError as error:
+            db.session.rollback()
+            return render_template(
+                "declarations/form.html", form=form, decl=decl, error=error.message
+            ), error.status
+        flash("申报已保存为草稿" if decl.stage == "draft" else "申报已保存", "success")
+        return redirect(url_for("declarations.detail", declaration_id=decl.id))
+    return render_template("declarations/form.html", form=form, decl=decl)
+
+
+@bp.route("/declarations/<int:declaration_id>/actions", methods=["POST"])
+def act(declaration_id: int):
+    """Submit, approve, return, reject, withdraw or record a result; one transaction each."""
+    decl = declaration_or_404(declaration_id, current_user)
+    form = ReviewActionForm()
+    if not form.validate_on_submit():
+        return _render_detail(decl, action_form=form, error="请求无效,请刷新页面后重试", status=400)
+    approval = None
+    if form.action.data == "record_approval":
+        approval = {
+            "doc_number": form.approval_doc_number.data,
+            "amount": form.approved_amount.data,
+            "approved_on": form.approved_on.data,
+        }
+    try:
+        operations.act_on_declaration(
+            decl,
+            form.action.data,
+            actor=current_user,
+            comment=form.comment.data or "",
+            expected_version=int(form.version.data),
+            approval=approval,
+        )
+        db.session.commit()
+    except OperationError as error:
+        db.session.rollback()
+        decl = declaration_or_404(declaration_id, current_user)
+        return _render_detail(decl, action_form=form, error=error.message, status=error.status)
+    flash(f"已{vocab.ACTIONS[form.action.data]}:申报现为「{decl.stage_label}」", "success")
+    return redirect(url_for("declarations.detail", declaration_id=decl.id))
+
+
+@bp.route("/declarations/<int:declaration_id>/attachments", methods=["POST"])
+def upload(declaration_id: int):
+    """Upload an attachment; the file's bytes decide its type."""
+    decl = declaration_or_404(declaration_id, current_user)
+    form = AttachmentUploadForm()
+    if not form.validate_on_submit():
+        return _render_detail(
+            decl, error=";".join(m for errors in form.errors.values() for m in errors), status=422
+        )
+    file = form.file.data
+    try:
+        operations.add_attachment(
+            decl,
+            kind=form.kind.data,
+            filename=file.filename or "",
+            content=file.read(),
+            actor=current_user,
+        )
+        db.session.commit()
+    except OperationError as error:
+        db.session.rollback()
+        return _render_detail(decl, error=error.message, status=error.status)
+    flash("附件已上传", "success")
+    return redirect(url_for("declarations.detail", declaration_id=decl.id) + "#attachments")
+
+
+@bp.route("/attachments/<int:attachment_id>")
+def download_attachment(attachment_id: int):
+    """The stored file under its original (Chinese) name."""
+    attachment = attachment_or_404(attachment_id, current_user)
+    path = upload_path(attachment.stored_name)
+    if not path.exists():
+        abort(404)
+    return send_file(
+        path,
+        mimetype=attachment.content_type,
+        as_attachment=True,
+        download_name=attachment.original_name,
+    )
+
+
+@bp.route("/attachments/<int:attachment_id>/delete", methods=["POST"])
+def delete_attachment(attachment_id: int):
+    """Remove an attachment while the declaration is editable."""
+    attachment = attachment_or_404(attachment_id, current_user)
+    if not VersionForm().validate_on_submit():
+        abort(400)
+    declaration_id = attachment.declaration_id
+    operations.remove_attachment(attachment, actor=current_user)
+    db.session.commit()
+    flash("附件已删除", "success")
+    return redirect(url_for("declarations.detail", declaration_id=declaration_id) + "#attachments")

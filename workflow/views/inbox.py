@@ -1,0 +1,85 @@
+"""The 待办 inbox: what waits for the signed-in user, soonest deadline first."""
+
+from dataclasses import dataclass
+from datetime import date
+
+from flask import Blueprint, redirect, render_template, url_for
+from flask_login import current_user, login_required
+from sqlalchemy import func, select
+from sqlalchemy.orm import joinedload
+
+from ..extensions import db
+from ..models import Declaration, Dossier, FundingProgram, Project
+from ..operations import local_today
+from ..permissions import scope_declarations, scope_projects
+
+bp = Blueprint("inbox", __name__)
+
+# Which stages wait for which role, and which program deadline bounds that wait.
+WAITING_FOR = {
+    "district_staff": (("draft", "returned"), "district_deadline"),
+    "district_reviewer": (("district_review",), "city_deadline"),
+    "city_reviewer": (("city_review", "expert_review"), "city_deadline"),
+    "manager": (("recommended",), "upstream_deadline"),
+}
+
+
+@dataclass
+class Task:
+    """One row of the inbox."""
+
+    declaration: Declaration
+    deadline: date | None
+    days_left: int | None
+
+
+@bp.route("/")
+@login_required
+def home():
+    """The start page is the inbox."""
+    return redirect(url_for("inbox.index"))
+
+
+@bp.route("/inbox")
+@login_required
+def index():
+    """Tasks for the user's role, open programs, and recent dossiers."""
+    today = local_today()
+    tasks: list[Task] = []
+    stages, deadline_field = WAITING_FOR.get(current_user.role, ((), None))
+    if stages:
+        query = scope_declarations(
+            select(Declaration)
+            .where(Declaration.stage.in_(stages))
+            .options(joinedload(Declaration.program), joinedload(Declaration.project)),
+            current_user,
+        )
+        for decl in db.session.scalars(query).unique():
+            deadline = getattr(decl.program, deadline_field)
+            tasks.append(Task(decl, deadline, (deadline - today).days if deadline else None))
+        tasks.sort(key=lambda t: (t.deadline or date.max, t.declaration.id))
+    open_programs = db.session.scalars(
+        select(FundingProgram)
+        .where(FundingProgram.status == "open")
+        .order_by(FundingProgram.district_deadline)
+    ).all()
+    dossiers = db.session.scalars(
+        scope_declarations(select(Dossier).join(Declaration), current_user)
+        .order_by(Dossier.created_at.desc())
+        .limit(8)
+    ).all()
+    counts = dict(
+        db.session.execute(
+            scope_projects(
+                select(Project.maturity, func.count()).group_by(Project.maturity), current_user
+            )
+        ).all()
+    )
+    return render_template(
+        "inbox/index.html",
+        tasks=tasks,
+        today=today,
+        open_programs=open_programs,
+        dossiers=dossiers,
+        counts=counts,
+    )

@@ -1,0 +1,189 @@
+"""The project library (项目库): list with filters, detail, create, edit, prerequisites."""
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user, login_required
+from sqlalchemy import or_, select
+
+from forms.declaration import DeclarationStartForm
+from forms.project import PrerequisiteForm, ProjectEditForm, VersionForm
+
+from .. import operations, vocab
+from ..errors import OperationError
+from ..extensions import db
+from ..models import AuditEvent, Declaration, District, FundingProgram, Prerequisite, Project
+from ..operations import PROJECT_FIELDS
+from ..permissions import project_or_404, scope_projects
+
+bp = Blueprint("projects", __name__, url_prefix="/projects")
+PER_PAGE = 20
+
+
+@bp.before_request
+@login_required
+def _signed_in():
+    """Every page here needs a signed-in user."""
+
+
+def _int_arg(name: str) -> int | None:
+    value = request.args.get(name, "")
+    return int(value) if value.isdigit() else None
+
+
+@bp.route("")
+def index():
+    """The library with filters by district, category, maturity, declaration stage and text."""
+    filters = {k: request.args.get(k, "").strip() for k in ("category", "maturity", "stage", "q")}
+    district_id = _int_arg("district")
+    query = scope_projects(select(Project), current_user)
+    if district_id and not current_user.is_district_user:
+        query = query.where(Project.district_id == district_id)
+    if filters["category"] in vocab.CATEGORIES:
+        query = query.where(Project.category == filters["category"])
+    if filters["maturity"] in vocab.MATURITIES:
+        query = query.where(Project.maturity == filters["maturity"])
+    if filters["stage"] in vocab.STAGES:
+        query = query.where(
+            Project.id.in_(
+                select(Declaration.project_id).where(Declaration.stage == filters["stage"])
+            )
+        )
+    if filters["q"]:
+        pattern = f"%{filters['q']}%"
+        query = query.where(
+            or_(
+                Project.name.ilike(pattern),
+                Project.applicant_unit.ilike(pattern),
+                Project.content.ilike(pattern),
+                Project.code.ilike(pattern),
+            )
+        )
+    page = db.paginate(
+        query.order_by(Project.updated_at.desc(), Project.id.desc()),
+        per_page=PER_PAGE,
+        error_out=False,
+    )
+    districts = db.session.scalars(select(District).order_by(District.sort_order)).all()
+    return render_template(
+        "projects/index.html",
+        page=page,
+        filters=filters,
+        district_id=district_id,
+        districts=districts,
+    )
+
+
+@bp.route("/new", methods=["GET", "POST"])
+def create():
+    """A new project in the user's district."""
+    if current_user.role != "district_staff":
+        abort(403, "只有区县填报员可以新建项目")
+    form = ProjectEditForm()
+    if form.validate_on_submit():
+        project = operations.create_project(form.cleaned(*PROJECT_FIELDS), actor=current_user)
+        db.session.commit()
+        flash("项目已保存", "success")
+        return redirect(url_for("projects.detail", project_id=project.id))
+    return render_template("projects/form.html", form=form, project=None)
+
+
+@bp.route("/<int:project_id>")
+def detail(project_id: int):
+    """A project with its prerequisites, declarations and history."""
+    project = project_or_404(project_id, current_user)
+    events = db.session.scalars(
+        select(AuditEvent)
+        .where(AuditEvent.object_type == "project", AuditEvent.object_id == project.id)
+        .order_by(AuditEvent.at.desc(), AuditEvent.id.desc())
+    ).all()
+    start_form = _start_form(project)
+    return render_template(
+        "projects/detail.html",
+        project=project,
+        events=events,
+        prerequisite_form=PrerequisiteForm(),
+        start_form=start_form,
+        delete_form=VersionForm(),
+    )
+
+
+def _start_form(project: Project) -> DeclarationStartForm:
+    form = DeclarationStartForm()
+    programs = db.session.scalars(
+        select(FundingProgram)
+        .where(FundingProgram.status == "open")
+        .order_by(FundingProgram.district_deadline)
+    ).all()
+    declared = {d.program_id for d in project.declarations if d.stage != "withdrawn"}
+    form.program_id.choices = [
+        (p.id, f"{p.title}(截止 {p.district_deadline})") for p in programs if p.id not in declared
+    ]
+    return form
+
+
+@bp.route("/<int:project_id>/edit", methods=["GET", "POST"])
+def edit(project_id: int):
+    """Edit a project; a stale version is refused with the user's input kept on the page."""
+    project = project_or_404(project_id, current_user)
+    form = ProjectEditForm(obj=project)
+    if request.method == "GET":
+        form.version.data = project.version
+    if form.validate_on_submit():
+        seen = int(form.version.data) if str(form.version.data).isdigit() else None
+        try:
+            operations.update_project(
+                project, form.cleaned(*PROJECT_FIELDS), actor=current_user, expected_version=seen
+            )
+            db.session.commit()
+        except OperationError as error:
+            # Keep what the user typed on the page; nothing of theirs is saved or lost.
+            db.session.rollback()
+            return render_template(
+                "projects/form.html", form=form, project=project, error=error.message
+            ), error.status
+        flash("项目已保存", "success")
+        return redirect(url_for("projects.detail", project_id=project.id))
+    return render_template("projects/form.html", form=form, project=project)
+
+
+@bp.route("/<int:project_id>/prerequisites", methods=["POST"])
+def add_prerequisite(project_id: int):
+    """Add a 前期要件."""
+    project = project_or_404(project_id, current_user)
+    form = PrerequisiteForm()
+    if not form.validate_on_submit():
+        for field_errors in form.errors.values():
+            for message in field_errors:
+                flash(message, "danger")
+        return redirect(url_for("projects.detail", project_id=project.id) + "#prerequisites")
+    operations.add_prerequisite(project, form.cleaned(), actor=current_user)
+    db.session.commit()
+    flash("前期要件已添加", "success")
+    return redirect(url_for("projects.detail", project_id=project.id) + "#prerequisites")
+
+
+@bp.route("/<int:project_id>/prerequisites/<int:prereq_id>/delete", methods=["POST"])
+def remove_prerequisite(project_id: int, prereq_id: int):
+    """Remove a 前期要件 entered by mistake."""
+    project = project_or_404(project_id, current_user)
+    prereq = db.session.get(Prerequisite, prereq_id)
+    if prereq is None or prereq.project_id != project.id or not VersionForm().validate_on_submit():
+        abort(404)
+    operations.remove_prerequisite(prereq, actor=current_user)
+    db.session.commit()
+    flash("前期要件已删除", "success")
+    return redirect(url_for("projects.detail", project_id=project.id) + "#prerequisites")
+
+
+@bp.route("/<int:project_id>/declarations", methods=["POST"])
+def start_declaration(project_id: int):
+    """Start a draft declaration of this project to an open program."""
+    project = project_or_404(project_id, current_user)
+    form = _start_form(project)
+    if not form.validate_on_submit():
+        flash("请选择一个开放中的申报批次", "danger")
+        return redirect(url_for("projects.detail", project_id=project.id))
+    program = db.session.get(FundingProgram, form.program_id.data)
+    decl = operations.create_declaration(project, program, {}, actor=current_user)
+    db.session.commit()
+    flash("申报草稿已创建,请填写申报信息", "success")
+    return redirect(url_for("declarations.edit", declaration_id=decl.id))

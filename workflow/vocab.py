@@ -1,0 +1,112 @@
+"""The domain's code names and the Chinese labels users see, in one place."""
+
+ROLES = {
+    "district_staff": "区县填报员",
+    "district_reviewer": "区县审核员",
+    "city_reviewer": "市级审核员",
+    "expert": "评审专家",
+    "manager": "管理人员",
+    "admin": "系统管理员",
+}
+DISTRICT_ROLES = frozenset({"district_staff", "district_reviewer"})
+
+LEVELS = {"national": "国家级", "provincial": "省级", "city": "市级"}
+
+CHANNELS = {
+    "central_budget": "中央预算内投资",
+    "special_treasury_bond": "超长期特别国债",
+    "local_special_bond": "地方政府专项债券",
+    "provincial_fund": "省级专项资金",
+    "other": "其他",
+}
+
+PROGRAM_STATUSES = {"draft": "草稿", "open": "征集中", "closed": "已截止", "archived": "已归档"}
+
+CATEGORIES = {
+    "digital_economy": "数字经济",
+    "digital_society": "数字社会",
+    "digital_government": "数字政府",
+    "data_security": "数据安全",
+    "digital_infrastructure": "数字基础设施",
+    "data_technology": "数据科技",
+}
+
+NATURES = {"new": "新建", "expansion": "扩建", "renovation": "改建", "continuation": "续建"}
+
+MATURITIES = {
+    "planning": "谋划",
+    "reserve": "储备",
+    "declaring": "申报中",
+    "funded": "已获批",
+    "under_construction": "在建",
+    "completed": "竣工",
+    "accepted": "验收",
+    "removed": "出库",
+}
+
+FUND_SOURCES = {
+    "fund_central": "中央资金",
+    "fund_provincial": "省级资金",
+    "fund_local_fiscal": "地方财政配套",
+    "fund_self": "企业自筹",
+    "fund_loan": "银行贷款",
+    "fund_other": "其他资金",
+}
+
+PREREQUISITE_KINDS = {
+    "feasibility_approval": "可研批复",
+    "land_site": "用地预审/选址意见",
+    "environmental": "环评",
+    "planning_permit": "规划许可",
+    "energy": "能评",
+}
+
+ATTACHMENT_KINDS = {
+    "application": "申报书",
+    "feasibility_report": "可研报告",
+    "commitment_letter": "承诺函",
+    "approval_document": "批复文件",
+    "other": "其他",
+}
+
+STAGES = {
+    "draft": "草稿",
+    "district_review": "待区县初审",
+    "city_review": "待市级复审",
+    "expert_review": "专家评审",
+    "recommended": "已推荐上报",
+    "approved": "已获批",
+    "not_approved": "未获批",
+    "returned": "退回修改",
+    "not_recommended": "未推荐",
+    "withdrawn": "已撤回",
+}
+EDITABLE_STAGES = frozenset({"draft", "returned"})
+FINAL_STAGES = frozenset({"approved", "not_approved", "not_recommended", "withdrawn"})
+# A dossier made in these stages is not an official submission and carries the watermark.
+UNSUBMITTED_STAGES = frozenset({"draft", "returned", "withdrawn"})
+
+ACTIONS = {
+    "submit": "提交",
+    "resubmit": "重新提交",
+    "approve": "通过",
+    "return_for_revision": "退回修改",
+    "reject": "不予推荐",
+    "withdraw": "撤回",
+    "record_approval": "登记批复",
+    "record_rejection": "登记未获批",
+}
+
+DOSSIER_STATUSES = {
+    "queued": "排队中",
+    "running": "生成中",
+    "ready": "已生成",
+    "failed": "生成失败",
+}
+
+
+def label(table: dict[str, str], code: str | None) -> str:
+    """The Chinese label for a code, or the code itself when the table does not know it."""
+    if code is None:
+        return ""
+    return table.get(code, code)
