@@ -19,7 +19,7 @@ class Config:
     CITY_NAME = os.environ.get("CITY_NAME", "盐城市")
     CITY_CODE = os.environ.get("CITY_CODE", "320900")
     TIMEZONE = "Asia/Shanghai"
-    DOSSIER_QUEUE = "dossiers"
+    DOSSIER_QUEUE = os.environ.get("DOSSIER_QUEUE", "dossiers")
     DOSSIER_JOB_TIMEOUT = 300
     # `make run` starts the embedded worker with the app so /healthz shows it from the first second.
     START_EMBEDDED_WORKER = os.environ.get("START_EMBEDDED_WORKER") == "1"
