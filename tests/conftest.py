@@ -11,6 +11,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from flask.testing import FlaskClient
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
@@ -93,10 +94,26 @@ def app_config(database_url, tmp_path) -> dict:
     }
 
 
+class FreshSessionClient(FlaskClient):
+    """A test client whose requests see the database as a real request would.
+
+    Flask reuses the test's app context for requests, and with it the test's session; without
+    expiring it, a view would read objects cached by earlier requests instead of what a worker
+    has committed since.
+    """
+
+    def open(self, *args, **kwargs):
+        db.session.expire_all()
+        response = super().open(*args, **kwargs)
+        db.session.expire_all()
+        return response
+
+
 @pytest.fixture
 def app(app_config):
     """The app, inside an app context, on an empty database."""
     app = create_app(app_config)
+    app.test_client_class = FreshSessionClient
     with app.app_context():
         if db.engine.dialect.name == "postgresql":
             _truncate_all()
