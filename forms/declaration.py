@@ -1,13 +1,13 @@
 """Declaration forms: the program's own form, attachments, and review actions."""
 
 from flask_wtf.file import FileField, FileRequired
-from wtforms import DateField, HiddenField, SelectField, StringField, TextAreaField
+from wtforms import HiddenField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
 from workflow import rules, vocab
 
 from . import BaseForm
-from .fields import MoneyField, strip
+from .fields import DayField, MoneyField, choices, strip
 
 
 class DeclarationStartForm(BaseForm):
@@ -52,8 +52,11 @@ def declaration_edit_form(program, project, **kwargs) -> DeclarationEditForm:
             field_class(
                 spec["label"],
                 filters=[strip],
-                validators=[Length(max=max_length)],
-                description=("提交前必填" if spec.get("required") else ""),
+                validators=[
+                    Length(max=max_length, message=f"「{spec['label']}」不能超过 {max_length} 字")
+                ],
+                description=("提交前必填," if spec.get("required") else "")
+                + f"不超过 {max_length} 字",
             ),
         )
     ProgramDeclarationForm.program = program
@@ -66,7 +69,7 @@ class AttachmentUploadForm(BaseForm):
 
     kind = SelectField(
         "附件类型",
-        choices=list(vocab.ATTACHMENT_KINDS.items()),
+        choices=choices(vocab.ATTACHMENT_KINDS),
         validators=[DataRequired("请选择附件类型")],
     )
     file = FileField(
@@ -87,7 +90,7 @@ class ReviewActionForm(BaseForm):
         "批复文号", filters=[strip], validators=[Optional(), Length(max=100)]
     )
     approved_amount = MoneyField("下达金额(万元)")
-    approved_on = DateField("批复日期", validators=[Optional()])
+    approved_on = DayField("批复日期", validators=[Optional()])
 
     def validate_version(self, field):
         if not str(field.data).isdigit():

@@ -4,11 +4,31 @@ from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 
 from flask import current_app
-from wtforms import Field, StringField
-from wtforms.validators import ValidationError
-from wtforms.widgets import Input
+from wtforms import DateField, Field, StringField
+from wtforms.validators import StopValidation, ValidationError
+from wtforms.widgets import MonthInput
 
 from workflow import rules
+
+try:
+    from wtforms import SelectChoice
+except ImportError:  # WTForms < 3.3 takes plain (value, label) pairs
+    SelectChoice = None
+
+CENT = Decimal("0.01")
+
+
+def choices(options, blank: str | None = None) -> list:
+    """Select options from a code→label table or (value, label) pairs, a blank one first if asked.
+
+    WTForms 3.3 deprecates tuples in favour of SelectChoice; older releases only know tuples.
+    """
+    pairs = list(options.items()) if isinstance(options, dict) else list(options)
+    if blank is not None:
+        pairs.insert(0, ("", blank))
+    if SelectChoice is None:
+        return pairs
+    return [SelectChoice(value, label) for value, label in pairs]
 
 
 class MoneyField(StringField):
@@ -35,13 +55,15 @@ class MoneyField(StringField):
         if value < 0 or (value == 0 and not self.allow_zero):
             self.data = None
             raise ValueError("金额不能为负数" if value < 0 else "金额必须大于 0")
-        if value.as_tuple().exponent < -2:
-            self.data = None
-            raise ValueError("金额最多保留两位小数(单位:万元)")
         if value >= Decimal("1e12"):
             self.data = None
             raise ValueError("金额过大")
-        self.data = value.quantize(Decimal("0.01"))
+        cents = value.quantize(CENT)
+        # "1.50" and "1.500" are the same amount; only digits past the cent are refused.
+        if cents != value:
+            self.data = None
+            raise ValueError("金额最多保留两位小数(单位:万元)")
+        self.data = cents
 
     def _value(self):
         if self.raw_data:
@@ -49,8 +71,19 @@ class MoneyField(StringField):
         return f"{self.data:.2f}" if self.data is not None else ""
 
 
-class MonthInput(Input):
-    input_type = "month"
+class DayField(DateField):
+    """A calendar date (YYYY-MM-DD) with a Chinese message when it cannot be read."""
+
+    def process_formdata(self, valuelist):
+        raw = valuelist[0].strip() if valuelist else ""
+        if not raw:
+            self.data = None
+            return
+        try:
+            self.data = datetime.strptime(raw, "%Y-%m-%d").date()
+        except ValueError as exc:
+            self.data = None
+            raise ValueError("请按「年-月-日」填写日期,例如 2026-03-15") from exc
 
 
 class MonthField(Field):
@@ -73,6 +106,28 @@ class MonthField(Field):
         if self.raw_data:
             return self.raw_data[0]
         return self.data.strftime("%Y-%m") if isinstance(self.data, date) else ""
+
+
+class Required:
+    """Like DataRequired, but a value that could not be read keeps its own message.
+
+    DataRequired would replace "请按「年-月-日」填写" with "请填写…" and tell the user the
+    field is empty when they did type something.
+    """
+
+    field_flags = {"required": True}
+
+    def __init__(self, message: str):
+        self.message = message
+
+    def __call__(self, form, field):
+        raw = field.raw_data[0] if field.raw_data else ""
+        typed = not isinstance(raw, str) or bool(raw.strip())
+        if field.process_errors and typed:
+            raise StopValidation()  # the conversion message is already in field.errors
+        if not typed or field.data is None or (isinstance(field.data, str) and not field.data):
+            field.errors[:] = []
+            raise StopValidation(self.message)
 
 
 def project_code(form, field):
@@ -102,6 +157,11 @@ def mobile(form, field):
 def strip(value):
     """Trim surrounding spaces, full-width ones included."""
     return value.strip().strip("\u3000") if isinstance(value, str) else value
+
+
+def blank_to_none(value):
+    """An empty answer stored as NULL (for optional identifiers such as codes)."""
+    return value or None
 
 
 def upper_strip(value):

@@ -4,7 +4,6 @@ from decimal import Decimal
 
 from wtforms import (
     BooleanField,
-    DateField,
     HiddenField,
     IntegerField,
     SelectField,
@@ -18,7 +17,7 @@ from wtforms.widgets import CheckboxInput, ListWidget
 from workflow import vocab
 
 from . import BaseForm
-from .fields import MoneyField, strip
+from .fields import DayField, MoneyField, Required, choices, strip
 
 
 class CheckboxesField(SelectMultipleField):
@@ -27,6 +26,13 @@ class CheckboxesField(SelectMultipleField):
     widget = ListWidget(prefix_label=False)
     option_widget = CheckboxInput()
 
+    def pre_validate(self, form):
+        # WTForms' own message for this case is untranslated (fuzzy in its Chinese catalogue).
+        known = {str(choice[0]) for choice in self.iter_choices()}
+        unknown = [value for value in self.data or [] if value not in known]
+        if unknown:
+            raise ValidationError("不是有效的选项:" + "、".join(unknown))
+
 
 class ProgramEditForm(BaseForm):
     """Everything a program defines: who issues it, its windows, limits and requirements."""
@@ -34,30 +40,30 @@ class ProgramEditForm(BaseForm):
     title = StringField(
         "批次名称", filters=[strip], validators=[DataRequired("请填写批次名称"), Length(max=200)]
     )
-    level = SelectField("级别", choices=list(vocab.LEVELS.items()))
+    level = SelectField("级别", choices=choices(vocab.LEVELS))
     issuer = StringField(
         "发文单位", filters=[strip], validators=[DataRequired("请填写发文单位"), Length(max=100)]
     )
-    channel = SelectField("资金渠道", choices=list(vocab.CHANNELS.items()))
+    channel = SelectField("资金渠道", choices=choices(vocab.CHANNELS))
     year = IntegerField(
-        "年度", validators=[DataRequired("请填写年度"), NumberRange(2000, 2100, "年度不合理")]
+        "年度", validators=[Required("请填写年度"), NumberRange(2000, 2100, "年度不合理")]
     )
     batch = StringField("批次", filters=[strip], validators=[Length(max=50)])
     support_areas = TextAreaField("支持领域", filters=[strip], validators=[Length(max=2000)])
     notice = TextAreaField("申报通知", filters=[strip], validators=[Length(max=20000)])
-    opens_on = DateField("开放日期", validators=[DataRequired("请填写开放日期")])
-    district_deadline = DateField("区县申报截止", validators=[DataRequired("请填写区县截止日期")])
-    city_deadline = DateField("市级审核截止", validators=[DataRequired("请填写市级截止日期")])
-    upstream_deadline = DateField("上报截止", validators=[Optional()])
+    opens_on = DayField("开放日期", validators=[Required("请填写开放日期")])
+    district_deadline = DayField("区县申报截止", validators=[Required("请填写区县截止日期")])
+    city_deadline = DayField("市级审核截止", validators=[Required("请填写市级截止日期")])
+    upstream_deadline = DayField("上报截止", validators=[Optional()])
     min_request = MoneyField("申请资金下限(万元)")
     max_request = MoneyField("申请资金上限(万元)")
     max_ratio_percent = MoneyField("申请资金占总投资比例上限(%)")
-    required_attachments = CheckboxesField("必备附件", choices=list(vocab.ATTACHMENT_KINDS.items()))
+    required_attachments = CheckboxesField("必备附件", choices=choices(vocab.ATTACHMENT_KINDS))
     required_prerequisites = CheckboxesField(
-        "必备前期要件", choices=list(vocab.PREREQUISITE_KINDS.items())
+        "必备前期要件", choices=choices(vocab.PREREQUISITE_KINDS)
     )
     requires_expert_review = BooleanField("需专家评审")
-    status = SelectField("状态", choices=list(vocab.PROGRAM_STATUSES.items()))
+    status = SelectField("状态", choices=choices(vocab.PROGRAM_STATUSES))
     version = HiddenField()
 
     def validate(self, extra_validators=None) -> bool:

@@ -3,7 +3,6 @@
 from flask import current_app
 from wtforms import (
     BooleanField,
-    DateField,
     HiddenField,
     IntegerField,
     SelectField,
@@ -15,12 +14,19 @@ from wtforms.validators import DataRequired, Length, Optional, ValidationError
 from workflow import rules, vocab
 
 from . import BaseForm
-from .fields import MoneyField, MonthField, credit_code, mobile, project_code, strip, upper_strip
-
-
-def _choices(table: dict[str, str], blank: str | None = None) -> list[tuple[str, str]]:
-    head = [("", blank)] if blank is not None else []
-    return head + list(table.items())
+from .fields import (
+    DayField,
+    MoneyField,
+    MonthField,
+    Required,
+    blank_to_none,
+    choices,
+    credit_code,
+    mobile,
+    project_code,
+    strip,
+    upper_strip,
+)
 
 
 class ProjectEditForm(BaseForm):
@@ -28,7 +34,7 @@ class ProjectEditForm(BaseForm):
 
     code = StringField(
         "项目代码",
-        filters=[strip],
+        filters=[strip, blank_to_none],
         validators=[Optional(), Length(max=24), project_code],
         description="国家投资项目在线审批监管平台赋码,24 位,申报前必填",
     )
@@ -37,14 +43,17 @@ class ProjectEditForm(BaseForm):
     )
     applicant_unit = StringField("申报单位", filters=[strip], validators=[Length(max=200)])
     applicant_uscc = StringField(
-        "统一社会信用代码", filters=[upper_strip], validators=[Optional(), credit_code]
+        "统一社会信用代码",
+        filters=[upper_strip, blank_to_none],
+        validators=[Optional(), credit_code],
     )
     category = SelectField(
-        "所属领域", choices=_choices(vocab.CATEGORIES), validators=[DataRequired("请选择所属领域")]
+        "所属领域", choices=choices(vocab.CATEGORIES), validators=[DataRequired("请选择所属领域")]
     )
-    industry_chain = SelectField("产业链", choices=[], validate_choice=True)
+    industry_chain = SelectField("产业链", choices=[], default="")
+    # A blank choice means "not decided yet" and is stored as NULL (the column's check allows it).
     nature = SelectField(
-        "建设性质", choices=_choices(vocab.NATURES, "请选择"), filters=[lambda v: v or None]
+        "建设性质", choices=choices(vocab.NATURES, "请选择"), coerce=lambda v: v or None
     )
     location = StringField("建设地点", filters=[strip], validators=[Length(max=200)])
     planned_start = MonthField("拟开工年月")
@@ -70,7 +79,7 @@ class ProjectEditForm(BaseForm):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         chains = current_app.config.get("INDUSTRY_CHAINS") or []
-        self.industry_chain.choices = [("", "不属于特定产业链")] + [(c, c) for c in chains]
+        self.industry_chain.choices = choices([(c, c) for c in chains], "不属于特定产业链")
 
     def validate(self, extra_validators=None) -> bool:
         """Field checks, then the rules that span fields: money adds up, dates in order."""
@@ -94,14 +103,14 @@ class PrerequisiteForm(BaseForm):
 
     kind = SelectField(
         "要件类型",
-        choices=_choices(vocab.PREREQUISITE_KINDS),
+        choices=choices(vocab.PREREQUISITE_KINDS),
         validators=[DataRequired("请选择要件类型")],
     )
     doc_number = StringField(
         "文号", filters=[strip], validators=[DataRequired("请填写文号"), Length(max=100)]
     )
-    issued_on = DateField("印发日期", validators=[DataRequired("请填写印发日期")])
-    valid_until = DateField("有效期至", validators=[Optional()], description="留空表示长期有效")
+    issued_on = DayField("印发日期", validators=[Required("请填写印发日期")])
+    valid_until = DayField("有效期至", validators=[Optional()], description="留空表示长期有效")
 
     def validate_valid_until(self, field):
         if field.data and self.issued_on.data and field.data < self.issued_on.data:

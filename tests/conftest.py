@@ -7,6 +7,7 @@
 import os
 import shutil
 import uuid
+from functools import partial
 from pathlib import Path
 
 import psycopg
@@ -14,9 +15,11 @@ import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
+from werkzeug.security import generate_password_hash
 
 from tests import factories
-from workflow import create_app
+from tests.client import drop_session
+from workflow import create_app, models
 from workflow.extensions import db
 
 BACKENDS = [b.strip() for b in os.environ.get("TEST_DATABASES", "sqlite").split(",") if b.strip()]
@@ -130,15 +133,27 @@ def client(app):
 
 @pytest.fixture
 def login(client):
-    """Sign a user in on the test client: ``login(user)``."""
+    """Sign a user in on the test client: ``login(user)``; the previous user's session is dropped.
+
+    Dropping the session (rather than posting /logout) keeps the next page free of the
+    "已退出登录" notice, so tests can assert exactly what a user is told.
+    """
 
     def sign_in(user, password=factories.PASSWORD):
-        client.post("/logout")
+        drop_session(client)
         response = client.post("/login", data={"username": user.username, "password": password})
         assert response.status_code == 302, response.text
         return client
 
     return sign_in
+
+
+@pytest.fixture(autouse=True)
+def cheap_password_hashes(monkeypatch):
+    """Scrypt costs 0.1 s per user and per sign-in; the suite makes thousands of both."""
+    monkeypatch.setattr(
+        models, "generate_password_hash", partial(generate_password_hash, method="pbkdf2:sha256:1")
+    )
 
 
 @pytest.fixture

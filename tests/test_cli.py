@@ -6,6 +6,8 @@ from sqlalchemy import func, select
 from workflow import vocab
 from workflow.extensions import db
 from workflow.models import Declaration, District, FundingProgram, Project, User
+from workflow.operations import workflow_context
+from workflow.rules import missing_for_submission
 
 
 def count(model) -> int:
@@ -22,10 +24,23 @@ def test_demo_loads_a_complete_deployment_and_is_idempotent(app):
     assert counts[Project] >= 30
     assert {u.role for u in db.session.scalars(select(User))} == set(vocab.ROLES)
     stages = set(db.session.scalars(select(Declaration.stage)))
-    assert {"draft", "district_review", "city_review", "recommended", "approved", "returned",
-            "not_recommended", "not_approved", "withdrawn"} <= stages
+    assert {
+        "draft",
+        "district_review",
+        "city_review",
+        "recommended",
+        "approved",
+        "returned",
+        "not_recommended",
+        "not_approved",
+        "withdrawn",
+    } <= stages
     districts = db.session.scalars(select(Project.district_id).distinct()).all()
     assert len(districts) >= 5
+    # A new user can submit the demo drafts as they are.
+    context = workflow_context()
+    for draft in db.session.scalars(select(Declaration).where(Declaration.stage == "draft")):
+        assert missing_for_submission(draft, context.city_code, context.today) == []
 
     second = runner.invoke(args=["demo"])
     assert second.exit_code == 0, second.output
@@ -36,29 +51,41 @@ def test_demo_loads_a_complete_deployment_and_is_idempotent(app):
 def test_users_create_hashes_the_password_and_checks_the_district(app, make_district):
     make_district("320903", "盐都区")
     runner = app.test_cli_runner()
-    result = runner.invoke(args=["users", "create", "wang", "--role", "district_staff",
-                                 "--district", "320903", "--name", "王芳",
-                                 "--password", "S3cret!pass"])
+    result = runner.invoke(
+        args=[
+            "users",
+            "create",
+            "wang",
+            "--role",
+            "district_staff",
+            "--district",
+            "320903",
+            "--name",
+            "王芳",
+            "--password",
+            "S3cret!pass",
+        ]
+    )
     assert result.exit_code == 0, result.output
     user = db.session.scalar(select(User).where(User.username == "wang"))
     assert user.district.name == "盐都区"
     assert user.password_hash != "S3cret!pass" and user.check_password("S3cret!pass")
 
-    missing = runner.invoke(args=["users", "create", "li", "--role", "district_reviewer",
-                                  "--password", "x"])
+    missing = runner.invoke(
+        args=["users", "create", "li", "--role", "district_reviewer", "--password", "x"]
+    )
     assert missing.exit_code != 0 and "区县角色必须" in missing.output
-    again = runner.invoke(args=["users", "create", "wang", "--role", "manager",
-                                "--password", "x"])
+    again = runner.invoke(args=["users", "create", "wang", "--role", "manager", "--password", "x"])
     assert again.exit_code != 0 and "已存在" in again.output
 
 
-def test_dossier_render_writes_pdf_and_html(app, world, make_project, make_declaration,
-                                           tmp_path):
+def test_dossier_render_writes_pdf_and_html(app, world, make_project, make_declaration, tmp_path):
     project = make_project(world.yandu, name="东台市智慧农业数据平台")
     decl = make_declaration(project, world.program, by=world.staff)
     out, html = tmp_path / "out.pdf", tmp_path / "out.html"
     result = app.test_cli_runner().invoke(
-        args=["dossier", "render", str(decl.id), "-o", str(out), "--html", str(html)])
+        args=["dossier", "render", str(decl.id), "-o", str(out), "--html", str(html)]
+    )
     assert result.exit_code == 0, result.output
     reader = PdfReader(out)
     assert "东台市智慧农业数据平台" in reader.pages[0].extract_text()

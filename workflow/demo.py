@@ -3,7 +3,7 @@
 import io
 import random
 from datetime import date, timedelta
-from decimal import Decimal
+from decimal import ROUND_DOWN, Decimal
 
 from flask import current_app
 from pypdf import PdfWriter
@@ -302,7 +302,8 @@ def _load_projects(programs: list[FundingProgram], districts: dict[str, District
             program,
             {
                 "requested_amount": min(
-                    program.max_request, (total * program.max_ratio).quantize(Decimal("1"))
+                    program.max_request,
+                    (total * program.max_ratio).quantize(Decimal("1"), ROUND_DOWN),
                 ),
                 "form_data": {
                     "necessity": f"{name}是落实数字盐城建设的重点任务，对提升数据领域项目"
@@ -346,7 +347,7 @@ def _load_projects(programs: list[FundingProgram], districts: dict[str, District
 def _prereq(kind: str, district: District, index: int, start: date) -> Prerequisite:
     return Prerequisite(
         kind=kind,
-        doc_number=f"盐{district.name[:2]}发改审〔2025〕{10 + index}号",
+        doc_number=f"{district.name[:2]}发改审〔2025〕{10 + index}号",
         issued_on=date(2025, 1 + index % 12, 10),
         valid_until=date(start.year + 3, 12, 31),
     )

@@ -49,6 +49,9 @@
           badge.textContent = data.status_label;
           badge.className = "badge dossier-" + data.status;
           box.dataset.status = data.status;
+          if (data.status === "ready" || data.status === "failed") {
+            document.getElementById("dossier-wait").hidden = true;
+          }
           if (data.status === "ready") {
             var download = document.getElementById("dossier-download");
             download.querySelector("a").href = data.download_url;

@@ -1,16 +1,37 @@
 """Web pages. Views read the request, call a form and an operation, and commit once."""
 
 import logging
+from pathlib import Path
+from urllib.parse import quote, urlsplit
 
-from flask import Flask, render_template, request
+from flask import Flask, Response, render_template, request, send_file
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 
 from ..errors import OperationError
 from ..extensions import db, login_manager
+from ..formatting import file_size
 from ..models import User
 
 log = logging.getLogger(__name__)
+
+
+def send_download(path: Path, mimetype: str, name: str, *, fallback: str) -> Response:
+    """A file as an attachment under its (Chinese) name, RFC 6266/5987 encoded.
+
+    Werkzeug's own ASCII fallback strips Chinese characters and can leave "().pdf"; old
+    clients that ignore ``filename*`` get a plain, meaningful name instead.
+    """
+    response = send_file(path, mimetype=mimetype, as_attachment=True, download_name=fallback)
+    response.headers["Content-Disposition"] = (
+        f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(name, safe='')}"
+    )
+    return response
+
+
+def form_status(form) -> int:
+    """422 when a submitted form was refused (the page shows why), else 200."""
+    return 422 if form.errors else 200
 
 
 @login_manager.user_loader
@@ -27,8 +48,10 @@ def register_views(app: Flask) -> None:
         app.register_blueprint(module.bp)
 
     def page(status: int, title: str, message: str):
+        referrer = request.referrer or ""
+        back = referrer if urlsplit(referrer).netloc == request.host else None
         return render_template(
-            "errors/error.html", status=status, title=title, message=message
+            "errors/error.html", status=status, title=title, message=message, back=back
         ), status
 
     @app.errorhandler(403)
@@ -41,13 +64,22 @@ def register_views(app: Flask) -> None:
     def not_found(error):
         return page(404, "页面不存在", "您要找的内容不存在,或您无权查看。")
 
+    @app.errorhandler(400)
+    def bad_request(error):
+        return page(400, "请求无效", "提交的内容不完整或已失效,请返回上一页刷新后重试。")
+
+    @app.errorhandler(405)
+    def wrong_method(error):
+        return page(405, "操作方式不正确", "该地址不能这样访问,请从页面上的按钮或链接进入。")
+
     @app.errorhandler(413)
     def too_large(error):
-        limit = app.config["MAX_CONTENT_LENGTH"] // (1024 * 1024)
+        limit = app.config.get("MAX_CONTENT_LENGTH")
+        size = f" {file_size(limit)} " if limit else ""
         return page(
             413,
             "文件过大",
-            f"上传的文件超过 {limit} MB 的上限,请压缩或拆分后重新上传。已保存的内容不受影响。",
+            f"上传的文件超过{size}的上限,请压缩或拆分后重新上传。已保存的内容不受影响。",
         )
 
     @app.errorhandler(CSRFError)

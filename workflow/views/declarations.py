@@ -1,6 +1,6 @@
 """Declarations (申报): detail with timeline, the program's form, attachments, review actions."""
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, send_file, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
@@ -16,8 +16,11 @@ from ..models import AuditEvent, Declaration, District, Dossier, FundingProgram,
 from ..permissions import attachment_or_404, declaration_or_404, scope_declarations
 from ..rules import missing_for_submission
 from ..storage import upload_path
+from . import form_status, send_download
 
 bp = Blueprint("declarations", __name__)
+# The review form's fields a person types into (the others come from the page itself).
+USER_TYPED = ("comment", "approval_doc_number", "approved_amount", "approved_on")
 
 
 @bp.before_request
@@ -67,6 +70,12 @@ def _render_detail(
     missing = (
         missing_for_submission(decl, context.city_code, context.today) if decl.is_editable else []
     )
+    # What keeps the applicant from submitting: the content, and also the program's window
+    # (a closed program or a passed deadline), which a content checklist alone would hide.
+    submit_trigger = {"draft": "submit", "returned": "resubmit"}.get(decl.stage)
+    blockers = missing
+    if submit_trigger and current_user.role == "district_staff" and submit_trigger not in allowed:
+        blockers = machine.refusal_reasons(decl, submit_trigger, current_user, context)
     events = db.session.scalars(
         select(AuditEvent)
         .where(AuditEvent.object_type == "declaration", AuditEvent.object_id == decl.id)
@@ -81,6 +90,8 @@ def _render_detail(
         decl=decl,
         allowed=allowed,
         missing=missing,
+        blockers=blockers,
+        submit_trigger=submit_trigger,
         events=events,
         dossiers=dossiers,
         action_form=form,
@@ -102,6 +113,8 @@ def detail(declaration_id: int):
 def edit(declaration_id: int):
     """Fill the program's form; saving as a draft is always possible."""
     decl = declaration_or_404(declaration_id, current_user)
+    if current_user.role != "district_staff":
+        abort(403, "只有区县填报员可以填写申报")
     if not decl.is_editable:
         flash(f"申报当前为「{decl.stage_label}」,不能修改", "warning")
         return redirect(url_for("declarations.detail", declaration_id=decl.id))
@@ -128,7 +141,7 @@ def edit(declaration_id: int):
             ), error.status
         flash("申报已保存为草稿" if decl.stage == "draft" else "申报已保存", "success")
         return redirect(url_for("declarations.detail", declaration_id=decl.id))
-    return render_template("declarations/form.html", form=form, decl=decl)
+    return render_template("declarations/form.html", form=form, decl=decl), form_status(form)
 
 
 @bp.route("/declarations/<int:declaration_id>/actions", methods=["POST"])
@@ -137,6 +150,10 @@ def act(declaration_id: int):
     decl = declaration_or_404(declaration_id, current_user)
     form = ReviewActionForm()
     if not form.validate_on_submit():
+        typed = [m for name in USER_TYPED for m in form[name].errors]
+        if typed and not (form.action.errors or form.version.errors):
+            # Something the user typed (an amount, a date) is wrong: say what, keep the rest.
+            return _render_detail(decl, action_form=form, error=";".join(typed), status=422)
         return _render_detail(decl, action_form=form, error="请求无效,请刷新页面后重试", status=400)
     approval = None
     if form.action.data == "record_approval":
@@ -177,7 +194,7 @@ def upload(declaration_id: int):
         operations.add_attachment(
             decl,
             kind=form.kind.data,
-            filename=file.filename or "",
+            filename=_base_name(file.filename or ""),
             content=file.read(),
             actor=current_user,
         )
@@ -189,6 +206,11 @@ def upload(declaration_id: int):
     return redirect(url_for("declarations.detail", declaration_id=decl.id) + "#attachments")
 
 
+def _base_name(filename: str) -> str:
+    """The file's own name without any folder a client sent along ("../../申报书.pdf")."""
+    return filename.replace("\\", "/").rsplit("/", 1)[-1].strip()
+
+
 @bp.route("/attachments/<int:attachment_id>")
 def download_attachment(attachment_id: int):
     """The stored file under its original (Chinese) name."""
@@ -196,11 +218,12 @@ def download_attachment(attachment_id: int):
     path = upload_path(attachment.stored_name)
     if not path.exists():
         abort(404)
-    return send_file(
+    extension = attachment.stored_name.rsplit(".", 1)[-1]
+    return send_download(
         path,
-        mimetype=attachment.content_type,
-        as_attachment=True,
-        download_name=attachment.original_name,
+        attachment.content_type,
+        attachment.original_name,
+        fallback=f"attachment-{attachment.id}.{extension}",
     )
 
 

@@ -1,6 +1,6 @@
 """Dossier requests with live status, and downloads."""
 
-from flask import Blueprint, abort, flash, jsonify, redirect, render_template, send_file, url_for
+from flask import Blueprint, abort, flash, jsonify, redirect, render_template, url_for
 from flask_login import current_user, login_required
 
 from forms.dossier import DossierRequestForm
@@ -10,6 +10,7 @@ from ..extensions import db
 from ..models import Dossier
 from ..permissions import declaration_or_404, dossier_or_404
 from ..storage import dossier_path
+from . import send_download
 
 bp = Blueprint("dossiers", __name__)
 
@@ -30,8 +31,10 @@ def request_dossier(declaration_id: int):
     db.session.commit()
     if needs_job:  # enqueue only after the commit, so the worker finds the row
         queue.enqueue_dossier(dossier.id, dossier.job_id)
+    elif dossier.status == "ready":
+        flash("该版本的申报材料已生成,可直接下载,无需重复申请", "info")
     else:
-        flash("该版本的申报材料已在生成或已生成,无需重复申请", "info")
+        flash("该版本的申报材料正在生成,请稍候,无需重复申请", "info")
     return redirect(url_for("dossiers.detail", dossier_id=dossier.id))
 
 
@@ -75,4 +78,4 @@ def download(dossier_id: int):
         abort(404)
     project = dossier.declaration.project
     name = f"申报材料-{project.name}-v{dossier.declaration_version}.pdf"
-    return send_file(path, mimetype="application/pdf", as_attachment=True, download_name=name)
+    return send_download(path, "application/pdf", name, fallback=f"dossier-{dossier.id}.pdf")

@@ -26,6 +26,7 @@ def healthz():
         report["database"] = {"ok": True, "backend": db.engine.dialect.name}
     except Exception as exc:  # the point of the endpoint is to report, not to raise
         log.warning("health: database down: %s", exc)
+        db.session.rollback()  # leave the request's session usable for teardown
         report["database"]["error"] = str(exc)[:200]
     try:
         report["queue"] = {"ok": True, **queue.worker_state()}

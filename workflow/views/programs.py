@@ -11,6 +11,7 @@ from ..errors import OperationError
 from ..extensions import db
 from ..models import Declaration, FundingProgram
 from ..permissions import scope_declarations
+from . import form_status
 
 bp = Blueprint("programs", __name__, url_prefix="/programs")
 EDITORS = frozenset({"city_reviewer", "admin"})
@@ -70,7 +71,7 @@ def create():
         db.session.commit()
         flash("申报批次已创建", "success")
         return redirect(url_for("programs.detail", program_id=program.id))
-    return render_template("programs/form.html", form=form, program=None)
+    return render_template("programs/form.html", form=form, program=None), form_status(form)
 
 
 @bp.route("/<int:program_id>/edit", methods=["GET", "POST"])
@@ -97,4 +98,4 @@ def edit(program_id: int):
             ), error.status
         flash("申报批次已保存", "success")
         return redirect(url_for("programs.detail", program_id=program.id))
-    return render_template("programs/form.html", form=form, program=program)
+    return render_template("programs/form.html", form=form, program=program), form_status(form)

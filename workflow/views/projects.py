@@ -5,6 +5,7 @@ from flask_login import current_user, login_required
 from sqlalchemy import or_, select
 
 from forms.declaration import DeclarationStartForm
+from forms.fields import choices
 from forms.project import PrerequisiteForm, ProjectEditForm, VersionForm
 
 from .. import operations, vocab
@@ -13,6 +14,7 @@ from ..extensions import db
 from ..models import AuditEvent, Declaration, District, FundingProgram, Prerequisite, Project
 from ..operations import PROJECT_FIELDS
 from ..permissions import project_or_404, scope_projects
+from . import form_status
 
 bp = Blueprint("projects", __name__, url_prefix="/projects")
 PER_PAGE = 20
@@ -75,35 +77,45 @@ def index():
 @bp.route("/new", methods=["GET", "POST"])
 def create():
     """A new project in the user's district."""
-    if current_user.role != "district_staff":
-        abort(403, "只有区县填报员可以新建项目")
+    _require_staff()
     form = ProjectEditForm()
     if form.validate_on_submit():
         project = operations.create_project(form.cleaned(*PROJECT_FIELDS), actor=current_user)
         db.session.commit()
         flash("项目已保存", "success")
         return redirect(url_for("projects.detail", project_id=project.id))
-    return render_template("projects/form.html", form=form, project=None)
+    return render_template("projects/form.html", form=form, project=None), form_status(form)
 
 
 @bp.route("/<int:project_id>")
 def detail(project_id: int):
     """A project with its prerequisites, declarations and history."""
-    project = project_or_404(project_id, current_user)
+    return _render_detail(project_or_404(project_id, current_user))
+
+
+def _render_detail(
+    project: Project, *, prerequisite_form: PrerequisiteForm | None = None, status: int = 200
+):
     events = db.session.scalars(
         select(AuditEvent)
         .where(AuditEvent.object_type == "project", AuditEvent.object_id == project.id)
         .order_by(AuditEvent.at.desc(), AuditEvent.id.desc())
     ).all()
-    start_form = _start_form(project)
     return render_template(
         "projects/detail.html",
         project=project,
         events=events,
-        prerequisite_form=PrerequisiteForm(),
-        start_form=start_form,
-        delete_form=VersionForm(),
-    )
+        prerequisite_form=prerequisite_form or PrerequisiteForm(formdata=None),
+        start_form=_start_form(project),
+        delete_form=VersionForm(formdata=None),
+        error="前期要件未添加,请按提示修改后重新提交" if prerequisite_form else None,
+    ), status
+
+
+def _require_staff() -> None:
+    """Only district staff fill in projects; reviewers and the city read them."""
+    if current_user.role != "district_staff":
+        abort(403, "只有区县填报员可以填报和修改项目")
 
 
 def _start_form(project: Project) -> DeclarationStartForm:
@@ -114,9 +126,11 @@ def _start_form(project: Project) -> DeclarationStartForm:
         .order_by(FundingProgram.district_deadline)
     ).all()
     declared = {d.program_id for d in project.declarations if d.stage != "withdrawn"}
-    form.program_id.choices = [
-        (p.id, f"{p.title}(截止 {p.district_deadline})") for p in programs if p.id not in declared
-    ]
+    form.program_id.choices = choices(
+        (p.id, f"{p.title}(区县截止 {p.district_deadline})")
+        for p in programs
+        if p.id not in declared
+    )
     return form
 
 
@@ -124,6 +138,7 @@ def _start_form(project: Project) -> DeclarationStartForm:
 def edit(project_id: int):
     """Edit a project; a stale version is refused with the user's input kept on the page."""
     project = project_or_404(project_id, current_user)
+    _require_staff()
     form = ProjectEditForm(obj=project)
     if request.method == "GET":
         form.version.data = project.version
@@ -142,7 +157,7 @@ def edit(project_id: int):
             ), error.status
         flash("项目已保存", "success")
         return redirect(url_for("projects.detail", project_id=project.id))
-    return render_template("projects/form.html", form=form, project=project)
+    return render_template("projects/form.html", form=form, project=project), form_status(form)
 
 
 @bp.route("/<int:project_id>/prerequisites", methods=["POST"])
@@ -151,10 +166,8 @@ def add_prerequisite(project_id: int):
     project = project_or_404(project_id, current_user)
     form = PrerequisiteForm()
     if not form.validate_on_submit():
-        for field_errors in form.errors.values():
-            for message in field_errors:
-                flash(message, "danger")
-        return redirect(url_for("projects.detail", project_id=project.id) + "#prerequisites")
+        # Show the page again with what was typed, the messages beside the fields.
+        return _render_detail(project, prerequisite_form=form, status=422)
     operations.add_prerequisite(project, form.cleaned(), actor=current_user)
     db.session.commit()
     flash("前期要件已添加", "success")

@@ -1,0 +1,197 @@
+"""A 盐都区 project with one of everything, and a table of every route that reaches an object."""
+
+import io
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from flask import url_for
+from sqlalchemy import func, select
+
+from tests import factories
+from workflow import operations
+from workflow.extensions import db
+from workflow.models import (
+    Attachment,
+    AuditEvent,
+    Declaration,
+    Dossier,
+    FundingProgram,
+    Prerequisite,
+    Project,
+)
+from workflow.storage import atomic_write, dossier_path
+
+
+@dataclass
+class Objects:
+    """What a 盐都区 user made: a project, its declaration, an attachment, a ready dossier."""
+
+    project: Project
+    prerequisite: Prerequisite
+    declaration: Declaration
+    attachment: Attachment
+    dossier: Dossier
+    program: FundingProgram
+    other_program: FundingProgram
+
+
+def yandu_objects(world) -> Objects:
+    """Build the objects in world.yandu, owned by world.staff."""
+    project = factories.project(world.yandu, name="盐都区城市生命线感知平台")
+    decl = factories.declaration(project, world.program, by=world.staff)
+    dossier, _ = operations.request_dossier(decl, actor=world.staff)
+    db.session.commit()
+    file_name = f"dossier-{dossier.id}.pdf"
+    atomic_write(dossier_path(file_name), factories.pdf_bytes())
+    dossier.status, dossier.file_name, dossier.page_count = "ready", file_name, 1
+    db.session.commit()
+    return Objects(
+        project=project,
+        prerequisite=project.prerequisites[0],
+        declaration=decl,
+        attachment=decl.attachments[0],
+        dossier=dossier,
+        program=world.program,
+        other_program=factories.program(title="另一个开放批次"),
+    )
+
+
+def snapshot() -> dict:
+    """Counts and versions a refused request must leave as they were."""
+    db.session.expire_all()
+    counts = {
+        model.__name__: db.session.scalar(select(func.count()).select_from(model))
+        for model in (Project, Prerequisite, Declaration, Attachment, Dossier, AuditEvent)
+    }
+    counts["versions"] = db.session.execute(
+        select(Declaration.id, Declaration.version, Declaration.stage).order_by(Declaration.id)
+    ).all()
+    counts["project_versions"] = db.session.execute(
+        select(Project.id, Project.version, Project.name).order_by(Project.id)
+    ).all()
+    return counts
+
+
+@dataclass(frozen=True)
+class Route:
+    """One method of one URL rule, how to fill it, and what its owner gets."""
+
+    endpoint: str
+    method: str
+    params: Callable[[Objects], dict]
+    data: Callable[[Objects], dict] | None = None
+    owner_status: int = 200
+
+    @property
+    def id(self) -> str:
+        return f"{self.method} {self.endpoint}"
+
+
+def _project(o):
+    return {"project_id": o.project.id}
+
+
+def _decl(o):
+    return {"declaration_id": o.declaration.id}
+
+
+def _attachment(o):
+    return {"attachment_id": o.attachment.id}
+
+
+def _dossier(o):
+    return {"dossier_id": o.dossier.id}
+
+
+def _upload(o):
+    return {"kind": "other", "file": (io.BytesIO(factories.pdf_bytes()), "补充材料.pdf")}
+
+
+# Every route whose URL names a district's object; the isolation test walks all of them.
+DISTRICT_ROUTES = (
+    Route("projects.detail", "GET", _project),
+    Route("projects.edit", "GET", _project),
+    Route(
+        "projects.edit",
+        "POST",
+        _project,
+        lambda o: {"name": "被改掉的名字", "category": "digital_economy"},
+        302,
+    ),
+    Route(
+        "projects.add_prerequisite",
+        "POST",
+        _project,
+        lambda o: {
+            "kind": "environmental",
+            "doc_number": "盐环审〔2025〕3号",
+            "issued_on": "2025-05-01",
+        },
+        302,
+    ),
+    Route(
+        "projects.remove_prerequisite",
+        "POST",
+        lambda o: {"project_id": o.project.id, "prereq_id": o.prerequisite.id},
+        lambda o: {},
+        302,
+    ),
+    Route(
+        "projects.start_declaration",
+        "POST",
+        _project,
+        lambda o: {"program_id": str(o.other_program.id)},
+        302,
+    ),
+    Route("declarations.detail", "GET", _decl),
+    Route("declarations.edit", "GET", _decl),
+    Route("declarations.edit", "POST", _decl, lambda o: {"requested_amount": "250"}, 302),
+    Route(
+        "declarations.act",
+        "POST",
+        _decl,
+        lambda o: {"action": "withdraw", "version": str(o.declaration.version)},
+        302,
+    ),
+    Route("declarations.upload", "POST", _decl, _upload, 302),
+    Route("declarations.download_attachment", "GET", _attachment),
+    Route("declarations.delete_attachment", "POST", _attachment, lambda o: {}, 302),
+    Route("dossiers.request_dossier", "POST", _decl, lambda o: {}, 302),
+    Route("dossiers.detail", "GET", _dossier),
+    Route("dossiers.status", "GET", _dossier),
+    Route("dossiers.download", "GET", _dossier),
+)
+
+# Routes that name an object every signed-in user shares (funding programs are city-wide).
+SHARED_ROUTES = (
+    Route("programs.detail", "GET", lambda o: {"program_id": o.program.id}),
+    Route("programs.edit", "GET", lambda o: {"program_id": o.program.id}),
+    Route("programs.edit", "POST", lambda o: {"program_id": o.program.id}, lambda o: {}),
+)
+
+# Routes without an object in their URL that take a POST.
+PLAIN_POST_ROUTES = (
+    Route("auth.login", "POST", lambda o: {}, lambda o: {}),
+    Route("auth.logout", "POST", lambda o: {}, lambda o: {}),
+    Route("projects.create", "POST", lambda o: {}, lambda o: {"name": "新项目"}),
+    Route("programs.create", "POST", lambda o: {}, lambda o: {"title": "新批次"}),
+)
+
+
+def url(client, route: Route, objects: Objects) -> str:
+    """The route's URL for these objects."""
+    with client.application.test_request_context():
+        return url_for(route.endpoint, **route.params(objects))
+
+
+def call(client, route: Route, objects: Objects, **extra):
+    """Send the route's request as a browser would (forms as multipart, like the upload)."""
+    target = url(client, route, objects)
+    if route.method == "GET":
+        response = client.get(target)
+    else:
+        data = route.data(objects) if route.data else {}
+        response = client.post(target, data={**data, **extra}, content_type="multipart/form-data")
+    response.get_data()
+    response.close()  # a streamed file (a download) is closed here, not left to the collector
+    return response
