@@ -8,6 +8,7 @@ so no declaration is ever registered on the machine and nothing accumulates per 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from datetime import date
+from decimal import Decimal, InvalidOperation
 
 from transitions import Machine
 
@@ -71,13 +72,31 @@ def _has_comment(decl: Declaration, actor: User, ctx: Context) -> bool:
     return bool(ctx.comment.strip())
 
 
+def _is_positive(amount) -> bool:
+    try:
+        return amount is not None and Decimal(str(amount)) > 0
+    except InvalidOperation:
+        return False
+
+
 def _has_approval_record(decl: Declaration, actor: User, ctx: Context) -> bool:
+    return not _approval_record_gaps(decl, actor, ctx)
+
+
+def _approval_record_gaps(decl: Declaration, actor: User, ctx: Context) -> list[str]:
+    # A blank 文号 or a 下达金额 of zero records nothing an auditor could trace upstream.
     approval = ctx.approval or {}
-    return (
-        bool(approval.get("doc_number"))
-        and approval.get("amount") is not None
-        and approval.get("approved_on") is not None
-    )
+    amount = approval.get("amount")
+    gaps = []
+    if (
+        not (approval.get("doc_number") or "").strip()
+        or amount is None
+        or approval.get("approved_on") is None
+    ):
+        gaps.append("请填写批复文号、下达金额和批复日期")
+    if amount is not None and not _is_positive(amount):
+        gaps.append("下达金额必须大于 0")
+    return gaps
 
 
 in_own_district = Guard("in_own_district", _in_own_district, _static("只能处理本区县的申报"))
@@ -95,9 +114,7 @@ is_complete = Guard(
 has_comment = Guard(
     "has_comment", _has_comment, _static("请填写意见(退回、不予推荐、未获批时必填)")
 )
-has_approval_record = Guard(
-    "has_approval_record", _has_approval_record, _static("请填写批复文号、下达金额和批复日期")
-)
+has_approval_record = Guard("has_approval_record", _has_approval_record, _approval_record_gaps)
 
 
 def needs_expert_review(decl: Declaration) -> bool:
@@ -223,7 +240,7 @@ def refusal_reasons(decl: Declaration, trigger: str, actor: User, ctx: Context) 
     return refusal.reasons if refusal else []
 
 
-_ANY_APPROVAL = {"doc_number": "-", "amount": 0, "approved_on": date.min}
+_ANY_APPROVAL = {"doc_number": "-", "amount": 1, "approved_on": date.min}
 
 
 def allowed_triggers(decl: Declaration, actor: User, ctx: Context) -> list[str]:
@@ -282,7 +299,7 @@ def _after_state_change(event) -> None:
         decl.submitted_at = now
     if dest == "approved":
         approval = ctx.approval or {}
-        decl.approval_doc_number = approval["doc_number"]
+        decl.approval_doc_number = approval["doc_number"].strip()
         decl.approved_amount = approval["amount"]
         decl.approved_on = approval["approved_on"]
         after.update(
@@ -319,15 +336,13 @@ def _after_state_change(event) -> None:
 def _move_project_maturity(decl: Declaration, dest: str, actor: User, now) -> None:
     project = decl.project
     target = PROJECT_MATURITY_AFTER.get(dest)
-    if (
-        dest == "withdrawn"
-        and project.maturity == "declaring"
-        and not any(
-            d.id != decl.id and d.stage not in vocab.FINAL_STAGES | {"draft"}
-            for d in project.declarations
-        )
-    ):
+    if dest == "withdrawn" and project.maturity == "declaring":
         target = "reserve"
+    if target == "reserve" and any(
+        d.id != decl.id and d.stage not in vocab.FINAL_STAGES | {"draft"}
+        for d in project.declarations
+    ):
+        return  # another declaration of the project is still under way: it stays 申报中
     if target is None or target == project.maturity:
         return
     if project.maturity in ("funded", "under_construction", "completed", "accepted") and target in (

@@ -5,13 +5,16 @@ and any later API share one copy of the rules.
 """
 
 import hashlib
+import logging
+from contextlib import contextmanager
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 import filetype
 from flask import current_app
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm.exc import StaleDataError
 
 from . import machine, vocab
@@ -20,6 +23,7 @@ from .errors import STALE_MESSAGE, Conflict, Invalid, NotPermitted
 from .extensions import db
 from .models import Attachment, Declaration, Dossier, FundingProgram, Prerequisite, Project, User
 from .storage import atomic_write, new_stored_name, upload_path
+from .types import utcnow
 
 PROJECT_FIELDS = (
     "code",
@@ -41,6 +45,8 @@ PROJECT_FIELDS = (
     "contact_mobile",
 )
 
+log = logging.getLogger(__name__)
+
 # Upload types judged by the file's bytes; the name the user gave decides nothing.
 ALLOWED_UPLOADS = {
     "application/pdf": "pdf",
@@ -49,6 +55,16 @@ ALLOWED_UPLOADS = {
     "application/vnd.openxmlformats-officedocument.wordprocessingml.document": "docx",
     "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": "xlsx",
 }
+
+
+# After a lost race the winner's version number is not known without another query.
+STALE_UNKNOWN_MESSAGE = (
+    "该记录已被他人修改(您看到的是第 {seen} 版,他人刚刚保存了更新的版本),请刷新页面后重试。"
+)
+# The other writer still holds the row (or the database): trying again in a moment will do.
+BUSY_MESSAGE = "该记录正由他人保存,请稍后刷新页面重试。"
+# PostgreSQL's lock_not_available, deadlock_detected and serialization_failure.
+LOCK_SQLSTATES = frozenset({"55P03", "40P01", "40001"})
 
 
 def local_today() -> date:
@@ -71,14 +87,54 @@ def _expect_version(obj, expected_version: int | None) -> None:
         raise Conflict(STALE_MESSAGE.format(seen=expected_version, current=obj.version))
 
 
+@contextmanager
+def _stale_is_conflict(obj, expected_version: int | None):
+    """Turn a concurrent writer's win, found when our UPDATE matches no row, into a conflict.
+
+    Any query inside the block may autoflush, so the whole change sits inside, not only the
+    final flush.
+    """
+    seen = expected_version if expected_version is not None else obj.version
+    try:
+        yield
+    except StaleDataError as exc:
+        raise Conflict(STALE_UNKNOWN_MESSAGE.format(seen=seen)) from exc
+    except OperationalError as exc:
+        if not _is_lock_timeout(exc):
+            raise
+        log.warning("write to %r waited too long for a lock: %s", obj, exc.orig)
+        raise Conflict(BUSY_MESSAGE) from exc
+
+
+def _is_lock_timeout(exc: OperationalError) -> bool:
+    """SQLite's busy_timeout ran out, or PostgreSQL gave up waiting (or found a deadlock)."""
+    if getattr(exc.orig, "sqlstate", None) in LOCK_SQLSTATES:
+        return True
+    return "database is locked" in str(exc.orig)
+
+
 def _flush_or_conflict(obj, expected_version: int | None) -> None:
     """Flush; a concurrent writer that won the race surfaces here as a conflict."""
-    try:
+    with _stale_is_conflict(obj, expected_version):
         db.session.flush()
-    except StaleDataError as exc:
-        raise Conflict(
-            STALE_MESSAGE.format(seen=expected_version or obj.version, current="更新的版本")
-        ) from exc
+
+
+def _touch(obj) -> None:
+    """Give obj a new version although none of its own columns changed.
+
+    Attachments and prerequisites live in their own tables, yet a dossier printed before they
+    changed is out of date: bumping the owner's version says so, and a reviewer acting on the
+    version they saw learns that the material moved under them.
+    """
+    obj.updated_at = utcnow()
+
+
+def _refuse_while_under_review(project: Project) -> None:
+    if any(
+        d.stage not in vocab.EDITABLE_STAGES and d.stage not in vocab.FINAL_STAGES
+        for d in project.declarations
+    ):
+        raise Conflict("该项目有正在审核中的申报,审核结束或退回后才能修改项目信息")
 
 
 def _require_district_staff(actor: User, district_id: int) -> None:
@@ -122,11 +178,7 @@ def update_project(
     """Change a project's fields; refuses when someone else saved first."""
     _require_district_staff(actor, project.district_id)
     _expect_version(project, expected_version)
-    if any(
-        d.stage not in vocab.EDITABLE_STAGES and d.stage not in vocab.FINAL_STAGES
-        for d in project.declarations
-    ):
-        raise Conflict("该项目有正在审核中的申报,审核结束或退回后才能修改项目信息")
+    _refuse_while_under_review(project)
     for key in PROJECT_FIELDS:
         if key in values:
             setattr(project, key, values[key])
@@ -140,6 +192,7 @@ def update_project(
 def add_prerequisite(project: Project, values: dict, *, actor: User) -> Prerequisite:
     """Record a preliminary approval document (前期要件) of a project."""
     _require_district_staff(actor, project.district_id)
+    _refuse_while_under_review(project)
     prereq = Prerequisite(
         project=project,
         kind=values["kind"],
@@ -148,7 +201,8 @@ def add_prerequisite(project: Project, values: dict, *, actor: User) -> Prerequi
         valid_until=values.get("valid_until"),
     )
     db.session.add(prereq)
-    db.session.flush()
+    _touch(project)
+    _flush_or_conflict(project, None)
     record(
         actor,
         "project",
@@ -168,6 +222,7 @@ def remove_prerequisite(prereq: Prerequisite, *, actor: User) -> None:
     """Remove a preliminary approval document entered by mistake."""
     project = prereq.project
     _require_district_staff(actor, project.district_id)
+    _refuse_while_under_review(project)
     record(
         actor,
         "project",
@@ -176,7 +231,8 @@ def remove_prerequisite(prereq: Prerequisite, *, actor: User) -> None:
         before={"kind": prereq.kind, "doc_number": prereq.doc_number},
     )
     db.session.delete(prereq)
-    db.session.flush()
+    _touch(project)
+    _flush_or_conflict(project, None)
 
 
 # --- declarations ---------------------------------------------------------------------------
@@ -266,10 +322,11 @@ def act_on_declaration(
             ),
             reasons=refusal.reasons,
         )
-    if not machine.fire(decl, trigger, actor=actor, context=context):
-        # The guards passed a moment ago; only a concurrent change can make the machine refuse.
-        raise Conflict("申报状态已变化,请刷新页面后重试")
-    _flush_or_conflict(decl, expected_version)
+    with _stale_is_conflict(decl, expected_version):
+        if not machine.fire(decl, trigger, actor=actor, context=context):
+            # The guards passed a moment ago; only a concurrent change can make the machine refuse.
+            raise Conflict("申报状态已变化,请刷新页面后重试")
+        db.session.flush()
     return decl
 
 
@@ -295,7 +352,6 @@ def add_attachment(
             fields={"file": "文件类型不受支持"},
         )
     stored_name = new_stored_name(extension)
-    atomic_write(upload_path(stored_name), content)
     attachment = Attachment(
         declaration=decl,
         kind=kind,
@@ -307,7 +363,10 @@ def add_attachment(
         uploaded_by_id=actor.id,
     )
     db.session.add(attachment)
-    db.session.flush()
+    _touch(decl)
+    _flush_or_conflict(decl, None)
+    # Written after the flush, so a refused or conflicting upload leaves no stray file behind.
+    atomic_write(upload_path(stored_name), content)
     record(
         actor,
         "declaration",
@@ -341,7 +400,8 @@ def remove_attachment(attachment: Attachment, *, actor: User) -> None:
         },
     )
     db.session.delete(attachment)
-    db.session.flush()
+    _touch(decl)
+    _flush_or_conflict(decl, None)
 
 
 # --- dossiers -------------------------------------------------------------------------------
@@ -350,6 +410,13 @@ def remove_attachment(attachment: Attachment, *, actor: User) -> None:
 def dossier_job_id(decl: Declaration) -> str:
     """One job id per data version, so the same version is never rendered twice at once."""
     return f"dossier-{decl.id}-d{decl.version}-p{decl.project.version}"
+
+
+def _insert_ignoring_duplicates(model):
+    """INSERT .. ON CONFLICT DO NOTHING on the two backends the app supports."""
+    dialect = db.session.get_bind().dialect.name
+    insert = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}[dialect]
+    return insert(model).on_conflict_do_nothing()
 
 
 def request_dossier(decl: Declaration, *, actor: User) -> tuple[Dossier, bool]:
@@ -367,20 +434,25 @@ def request_dossier(decl: Declaration, *, actor: User) -> tuple[Dossier, bool]:
     if dossier is not None and dossier.status != "failed":
         return dossier, False
     if dossier is None:
-        dossier = Dossier(
-            declaration=decl,
-            declaration_version=decl.version,
-            project_version=decl.project.version,
-            job_id=dossier_job_id(decl),
-            requested_by_id=actor.id,
-            status="queued",
-        )
-        try:
-            with db.session.begin_nested():
-                db.session.add(dossier)
-        except IntegrityError:
+        # INSERT .. ON CONFLICT DO NOTHING rather than a SAVEPOINT: on SQLite, pysqlite lets the
+        # RELEASE of a first savepoint commit the whole transaction behind the caller's back.
+        inserted = db.session.execute(
+            _insert_ignoring_duplicates(Dossier)
+            .values(
+                declaration_id=decl.id,
+                declaration_version=decl.version,
+                project_version=decl.project.version,
+                job_id=dossier_job_id(decl),
+                requested_by_id=actor.id,
+                status="queued",
+                created_at=utcnow(),
+            )
+            .returning(Dossier.id)
+        ).scalar()
+        if inserted is None:
             # Someone asked for the same version a moment ago: join theirs.
             return request_dossier(decl, actor=actor)
+        dossier = db.session.get(Dossier, inserted)
     else:
         dossier.status, dossier.error = "queued", None
         db.session.flush()

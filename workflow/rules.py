@@ -13,8 +13,10 @@ from stdnum.exceptions import ValidationError
 
 from . import vocab
 
-PROJECT_CODE_RE = re.compile(r"^(\d{4})-(\d{6})-(\d{2})-(\d{2})-(\d{6})$")
-MOBILE_RE = re.compile(r"^1[3-9]\d{9}$")
+# ASCII digits only (``\d`` also takes full-width ２); used with ``fullmatch`` so that a
+# trailing newline, which ``$`` lets through, is refused too.
+PROJECT_CODE_RE = re.compile(r"(\d{4})-(\d{6})-(\d{2})-(\d{2})-(\d{6})", re.ASCII)
+MOBILE_RE = re.compile(r"1[3-9]\d{9}", re.ASCII)
 
 
 def project_code_error(code: str, city_code: str, today: date | None = None) -> str | None:
@@ -22,7 +24,7 @@ def project_code_error(code: str, city_code: str, today: date | None = None) -> 
 
     The check digit's algorithm is not public, so it is not verified.
     """
-    match = PROJECT_CODE_RE.match(code or "")
+    match = PROJECT_CODE_RE.fullmatch(code or "")
     if not match:
         return "项目代码格式应为 YYYY-RRRRRR-DD-TT-NNNNNN,例如 2025-320903-65-01-123456"
     year, region = int(match.group(1)), match.group(2)
@@ -35,17 +37,21 @@ def project_code_error(code: str, city_code: str, today: date | None = None) -> 
 
 
 def uscc_error(value: str) -> str | None:
-    """Check a 统一社会信用代码 with its GB 32100-2015 checksum."""
+    """Check a 统一社会信用代码 with its GB 32100-2015 checksum.
+
+    ``validate`` would accept spaces, hyphens and lower case and hand back the cleaned code; a
+    stored code must already be that clean 18-character form (the forms upper-case and strip).
+    """
     try:
-        uscc.validate(value or "")
+        valid = uscc.validate(value or "") == value
     except ValidationError:
-        return "统一社会信用代码无效(应为 18 位,且校验位正确)"
-    return None
+        valid = False
+    return None if valid else "统一社会信用代码无效(应为 18 位,且校验位正确)"
 
 
 def mobile_error(value: str) -> str | None:
     """Check an 11-digit mainland mobile number."""
-    if not MOBILE_RE.match(value or ""):
+    if not MOBILE_RE.fullmatch(value or ""):
         return "手机号码应为 11 位大陆手机号"
     return None
 
@@ -128,6 +134,8 @@ def missing_for_submission(declaration, city_code: str, today: date) -> list[str
     """Everything that keeps a declaration from being submitted, in words one can act on."""
     project, program = declaration.project, declaration.program
     problems = []
+    if project.maturity == "removed":
+        problems.append("该项目已出库,不能申报")
     for field, label_text in PROJECT_REQUIRED_FIELDS.items():
         if getattr(project, field) in (None, ""):
             problems.append(f"项目缺少「{label_text}」")
