@@ -31,6 +31,7 @@ run: setup
 test: setup-test
 	scripts/services.sh
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	TEST_DATABASES=sqlite,postgresql $(BIN)/python -m pytest
 
 ## A real RQ worker process for production (needs DATABASE_URL and REDIS_URL).

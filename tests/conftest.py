@@ -65,7 +65,10 @@ def postgres_database(tmp_path_factory) -> str:
 
 
 def _truncate_all() -> None:
+    """Empty every table; the audit log's append-only triggers are bypassed for this session only
+    (``replica`` mode skips ordinary triggers; the test role is a superuser)."""
     tables = ", ".join(f'"{t.name}"' for t in db.metadata.sorted_tables)
+    db.session.execute(text("SET LOCAL session_replication_role = replica"))
     db.session.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
     db.session.commit()
 

@@ -10,12 +10,15 @@ from workflow.extensions import db
 from workflow.models import Dossier
 
 
-@pytest.mark.parametrize(("given", "used"), [
-    ("postgres://u@h/d", "postgresql+psycopg://u@h/d"),
-    ("postgresql://u@h/d", "postgresql+psycopg://u@h/d"),
-    ("postgresql+psycopg://u@h/d", "postgresql+psycopg://u@h/d"),
-    ("sqlite:////tmp/x.db", "sqlite:////tmp/x.db"),
-])
+@pytest.mark.parametrize(
+    ("given", "used"),
+    [
+        ("postgres://u@h/d", "postgresql+psycopg://u@h/d"),
+        ("postgresql://u@h/d", "postgresql+psycopg://u@h/d"),
+        ("postgresql+psycopg://u@h/d", "postgresql+psycopg://u@h/d"),
+        ("sqlite:////tmp/x.db", "sqlite:////tmp/x.db"),
+    ],
+)
 def test_database_url_is_normalised_for_psycopg3(given, used, tmp_path):
     app = create_app({"SQLALCHEMY_DATABASE_URI": given, "DATA_DIR": str(tmp_path)})
     assert app.config["SQLALCHEMY_DATABASE_URI"] == used
@@ -52,8 +55,9 @@ def embedded_worker(app_config):
     return app_config
 
 
-def test_embedded_worker_thread_renders_without_any_server(embedded_worker, app, world,
-                                                           make_project, make_declaration, login):
+def test_embedded_worker_thread_renders_without_any_server(
+    embedded_worker, app, world, make_project, make_declaration, login
+):
     decl = make_declaration(make_project(world.yandu), world.program, by=world.staff)
     client = login(world.staff)
     client.post(f"/declarations/{decl.id}/dossiers")

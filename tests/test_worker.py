@@ -38,12 +38,18 @@ def run_worker(app_config: dict) -> subprocess.CompletedProcess:
     }
     return subprocess.run(
         [sys.executable, "-m", "flask", "--app", "wsgi", "worker", "--burst"],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120, check=False,
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
 
 
-def test_worker_process_renders_the_requested_dossier(app, app_config, world, make_project,
-                                                      make_declaration, login):
+def test_worker_process_renders_the_requested_dossier(
+    app, app_config, world, make_project, make_declaration, login
+):
     project = make_project(world.yandu, name="盐都区新能源数据产品专区建设项目")
     decl = make_declaration(project, world.program, by=world.staff)
     act(decl, "submit", world.staff)
@@ -73,8 +79,7 @@ def test_worker_process_renders_the_requested_dossier(app, app_config, world, ma
     assert "草稿" not in reader.pages[1].extract_text()  # submitted: no draft watermark
 
 
-def test_same_version_is_queued_once(app, app_config, world, make_project, make_declaration,
-                                     login):
+def test_same_version_is_queued_once(app, app_config, world, make_project, make_declaration, login):
     decl = make_declaration(make_project(world.yandu), world.program, by=world.staff)
     client = login(world.staff)
     first = client.post(f"/declarations/{decl.id}/dossiers")

@@ -103,6 +103,24 @@ in_own_district = Guard("in_own_district", _in_own_district, _static("只能处�
 within_district_window = Guard(
     "within_district_window", _within_district_window, _district_window_reason
 )
+
+
+def _within_revision_window(decl: Declaration, actor: User, ctx: Context) -> bool:
+    # A declaration sent back for revision is already in the pipeline: it may come back until
+    # the city's own deadline, or a return after the district deadline could only end in 撤回.
+    return decl.program.status in ("open", "closed") and ctx.today <= decl.program.city_deadline
+
+
+def _revision_window_reason(decl: Declaration, actor: User, ctx: Context) -> list[str]:
+    program = decl.program
+    if program.status not in ("open", "closed"):
+        return [f"申报批次「{program.title}」当前{program.status_label},不接受提交"]
+    return [f"已超过市级审核截止日期 {program.city_deadline.isoformat()},不能重新提交"]
+
+
+within_revision_window = Guard(
+    "within_revision_window", _within_revision_window, _revision_window_reason
+)
 within_city_window = Guard(
     "within_city_window",
     _within_city_window,
@@ -126,7 +144,6 @@ STAFF = ("district_staff",)
 DISTRICT_REVIEWER = ("district_reviewer",)
 CITY = ("city_reviewer",)
 RESULT_RECORDERS = ("manager", "city_reviewer")
-CONTENT_GUARDS = (in_own_district, within_district_window, is_complete)
 
 
 @dataclass(frozen=True)
@@ -151,8 +168,22 @@ def _step(trigger, sources, dest, roles, guards=(), **kw) -> Step:
 
 
 TRANSITIONS: tuple[Step, ...] = (
-    _step("submit", "draft", "district_review", STAFF, CONTENT_GUARDS, opinion=False),
-    _step("resubmit", "returned", "district_review", STAFF, CONTENT_GUARDS, opinion=False),
+    _step(
+        "submit",
+        "draft",
+        "district_review",
+        STAFF,
+        (in_own_district, within_district_window, is_complete),
+        opinion=False,
+    ),
+    _step(
+        "resubmit",
+        "returned",
+        "district_review",
+        STAFF,
+        (in_own_district, within_revision_window, is_complete),
+        opinion=False,
+    ),
     _step("withdraw", ("draft", "returned"), "withdrawn", STAFF, (in_own_district,), opinion=False),
     _step("approve", "district_review", "city_review", DISTRICT_REVIEWER, (in_own_district,)),
     _step(

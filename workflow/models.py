@@ -16,6 +16,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -215,6 +216,14 @@ class Project(db.Model):
     def nature_label(self) -> str:
         return vocab.label(vocab.NATURES, self.nature)
 
+    @property
+    def is_under_review(self) -> bool:
+        """Whether a declaration of this project sits with reviewers (its data is then frozen)."""
+        return any(
+            d.stage not in vocab.EDITABLE_STAGES and d.stage not in vocab.FINAL_STAGES
+            for d in self.declarations
+        )
+
     def funding_sources(self) -> dict[str, Decimal | None]:
         """Each funding source field with its amount."""
         return {name: getattr(self, name) for name in vocab.FUND_SOURCES}
@@ -251,6 +260,15 @@ class Declaration(db.Model):
     __table_args__ = (
         _one_of("stage", vocab.STAGES),
         Index("ix_declarations_program_stage", "program_id", "stage"),
+        # One live declaration per project and program; a withdrawn one may be declared anew.
+        Index(
+            "uq_declarations_active_project_program",
+            "project_id",
+            "program_id",
+            unique=True,
+            postgresql_where=text("stage <> 'withdrawn'"),
+            sqlite_where=text("stage <> 'withdrawn'"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -14,7 +14,7 @@ import filetype
 from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm.exc import StaleDataError
 
 from . import machine, vocab
@@ -130,10 +130,7 @@ def _touch(obj) -> None:
 
 
 def _refuse_while_under_review(project: Project) -> None:
-    if any(
-        d.stage not in vocab.EDITABLE_STAGES and d.stage not in vocab.FINAL_STAGES
-        for d in project.declarations
-    ):
+    if project.is_under_review:
         raise Conflict("该项目有正在审核中的申报,审核结束或退回后才能修改项目信息")
 
 
@@ -265,7 +262,12 @@ def create_declaration(
         form_data=values.get("form_data") or {},
     )
     db.session.add(decl)
-    db.session.flush()
+    try:
+        db.session.flush()
+    except IntegrityError as exc:
+        # Two people declared the same project to the same program at the same moment and the
+        # partial unique index let only one through. No savepoint: on SQLite one would commit.
+        raise Conflict("该项目刚刚已被他人申报到本批次,请刷新页面查看") from exc
     record(
         actor,
         "declaration",
@@ -333,6 +335,11 @@ def act_on_declaration(
 # --- attachments ----------------------------------------------------------------------------
 
 
+def display_name(filename: str) -> str:
+    """The name the browser sent, less any folder: ``C:\\a\\申报书.pdf`` → ``申报书.pdf``."""
+    return filename.replace("\\", "/").rsplit("/", 1)[-1].strip()
+
+
 def add_attachment(
     decl: Declaration, *, kind: str, filename: str, content: bytes, actor: User
 ) -> Attachment:
@@ -355,7 +362,7 @@ def add_attachment(
     attachment = Attachment(
         declaration=decl,
         kind=kind,
-        original_name=filename[:255] or f"附件.{extension}",
+        original_name=display_name(filename)[:255] or f"附件.{extension}",
         stored_name=stored_name,
         content_type=guess.mime,
         size=len(content),

@@ -6,7 +6,7 @@ so a form can show it beside the field and a guard can list it.
 
 import re
 from datetime import date
-from decimal import Decimal
+from decimal import ROUND_DOWN, Decimal
 
 from stdnum.cn import uscc
 from stdnum.exceptions import ValidationError
@@ -90,8 +90,11 @@ def requested_amount_errors(amount: Decimal | None, total: Decimal | None, progr
         if amount > total:
             errors.append("申请资金不能超过项目总投资")
         elif program.max_ratio is not None and amount / total > program.max_ratio:
+            # Rounded percentages can read "30.0% 超过 30%"; the largest allowed amount cannot.
+            ceiling = (total * program.max_ratio).quantize(Decimal("0.01"), ROUND_DOWN)
             errors.append(
-                f"申请资金占总投资比例 {amount / total:.1%} 超过本批次上限 {program.max_ratio:.0%}"
+                f"申请资金占总投资比例 {amount / total:.2%} 超过本批次上限 "
+                f"{program.max_ratio:.0%},本项目最多可申请 {ceiling} 万元"
             )
     return errors
 

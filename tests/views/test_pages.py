@@ -411,6 +411,25 @@ def test_a_project_under_review_cannot_be_edited(world, login, make_project, mak
     assert any("正在审核中" in alert for alert in shown.alerts())
 
 
+def test_prerequisites_of_a_project_under_review_are_frozen_on_the_page(
+    world, login, make_project, make_declaration
+):
+    project = make_project(world.yandu)
+    act(make_declaration(project, world.program, by=world.staff), "submit", world.staff)
+    client = login(world.staff)
+    detail = client.get(f"/projects/{project.id}")
+    assert "添加要件" not in detail.text and "修改项目</a>" not in detail.text
+    assert "审核结束或被退回后才能修改" in detail.text
+    typed = {"kind": "environmental", "doc_number": "盐环审〔2026〕7号", "issued_on": "2026-01-05"}
+    response = client.post(f"/projects/{project.id}/prerequisites", data=typed)
+    shown = assert_chinese_page(response, 409)
+    assert any("正在审核中" in alert for alert in shown.alerts())
+    prereq = project.prerequisites[0]
+    response = client.post(f"/projects/{project.id}/prerequisites/{prereq.id}/delete")
+    assert_chinese_page(response, 409)
+    assert len(project.prerequisites) == 1
+
+
 def test_prerequisites_are_added_and_removed_on_the_project_page(world, login, make_project):
     project = make_project(world.yandu)
     client = login(world.staff)

@@ -127,6 +127,18 @@ def test_database_refuses_to_rewrite_the_audit_log(logged, statement):
     assert (row.id, row.action, row.comment) == snapshot
 
 
+def test_postgresql_refuses_to_truncate_the_audit_log(logged):
+    """Row triggers never see TRUNCATE; a statement trigger does."""
+    if db.engine.dialect.name != "postgresql":
+        return  # SQLite has no TRUNCATE statement at all
+    before = audit_count()
+    db.session.commit()  # release the session's read lock, which TRUNCATE would wait for
+    with db.engine.connect() as conn, pytest.raises(DBAPIError, match="append-only"):
+        conn.execute(text("TRUNCATE audit_events CASCADE"))
+        conn.commit()
+    assert audit_count() == before
+
+
 def test_database_accepts_new_audit_rows(app):
     """Append-only, not read-only."""
     with db.engine.begin() as conn:

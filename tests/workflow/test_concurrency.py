@@ -23,7 +23,7 @@ from tests.workflow.conftest import COMMENT, audit_rows, stored_stage_and_versio
 from workflow import operations
 from workflow.errors import STALE_MESSAGE, Conflict
 from workflow.extensions import db
-from workflow.models import Declaration, Dossier, Project, User
+from workflow.models import Declaration, Dossier, FundingProgram, Project, User
 
 STALE_START = "该记录已被他人修改"
 # How long writer 0 keeps its transaction open after its write: 0 lets both writes meet head-on;
@@ -213,6 +213,31 @@ def test_two_uploads_at_once(app, cast, hold):
     names = [a.original_name for a in db.session.get(Declaration, decl.id).attachments]
     assert names == ["application.pdf", ["甲.pdf", "乙.pdf"][winner]]
     assert {p.name for p in uploads.iterdir()} - files_before == {results[winner]}
+
+
+@HOLDS
+def test_two_declarations_of_one_project_to_one_program_at_once(app, cast, hold):
+    """Both pass the application's duplicate check; the partial unique index lets one through."""
+    project = cast.project()
+    staff = [cast.actor("district_staff"), factories.user("district_staff", cast.world.yandu)]
+
+    def declaring(user_id: int):
+        def prepare():
+            row = db.session.get(Project, project.id)
+            program = db.session.get(FundingProgram, cast.world.program.id)
+            actor = db.session.get(User, user_id)
+            return lambda: operations.create_declaration(row, program, {}, actor=actor).id
+
+        return prepare
+
+    results = race(app, [declaring(staff[0].id), declaring(staff[1].id)], hold)
+    losers = [r for r in results if isinstance(r, Exception)]
+    assert len(losers) == 1, results
+    # Which check catches the loser depends on timing; either way it is a 409 in Chinese.
+    assert type(losers[0]) is Conflict
+    assert "申报到本批次" in losers[0].message or "已申报本批次" in losers[0].message
+    db.session.expire_all()
+    assert db.session.scalar(select(func.count()).select_from(Declaration)) == 1
 
 
 def test_two_dossier_requests_at_once_share_one_dossier(app, cast):

@@ -244,12 +244,35 @@ def _shift_program(program, **values):
     ],
     ids=["after-district-deadline", "before-opening"],
 )
-@pytest.mark.parametrize("trigger", ["submit", "resubmit"])
-def test_submission_outside_the_district_window_is_refused(bank, trigger, dates, reason):
-    """No 提交 (nor 重新提交, per the README) outside [opens_on, district_deadline]."""
-    with bank.declaration_in("draft" if trigger == "submit" else "returned") as decl:
+def test_submission_outside_the_district_window_is_refused(bank, dates, reason):
+    """No 提交 outside [opens_on, district_deadline]."""
+    with bank.declaration_in("draft") as decl:
         _shift_program(decl.program, **dates)
-        error = assert_refused(decl, trigger, bank.actor("district_staff"), Invalid)
+        error = assert_refused(decl, "submit", bank.actor("district_staff"), Invalid)
+        assert any(r.startswith(reason) for r in error.reasons), error.reasons
+
+
+@pytest.mark.parametrize("status", ["open", "closed"])
+def test_a_returned_declaration_may_come_back_until_the_city_deadline(bank, status):
+    """Sent back after the district deadline, it is still in the pipeline (see the README)."""
+    with bank.declaration_in("returned") as decl:
+        _shift_program(decl.program, district_deadline=-3, city_deadline=0, status=status)
+        act(decl, "resubmit", bank.actor("district_staff"))
+        assert decl.stage == "district_review"
+
+
+@pytest.mark.parametrize(
+    ("values", "reason"),
+    [
+        ({"district_deadline": -3, "city_deadline": -1}, "已超过市级审核截止日期"),
+        ({"status": "archived"}, "申报批次「"),
+    ],
+    ids=["after-city-deadline", "archived-program"],
+)
+def test_resubmission_outside_the_revision_window_is_refused(bank, values, reason):
+    with bank.declaration_in("returned") as decl:
+        _shift_program(decl.program, **values)
+        error = assert_refused(decl, "resubmit", bank.actor("district_staff"), Invalid)
         assert any(r.startswith(reason) for r in error.reasons), error.reasons
 
 
@@ -386,7 +409,7 @@ COMPLETENESS = [
     (
         "above-ratio",
         lambda d: setattr(d.program, "max_ratio", Decimal("0.2")),
-        "申请资金占总投资比例 30.0% 超过本批次上限 20%",
+        "申请资金占总投资比例 30.00% 超过本批次上限 20%,本项目最多可申请 200.00 万元",
     ),
     (
         "above-total",

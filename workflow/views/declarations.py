@@ -194,7 +194,7 @@ def upload(declaration_id: int):
         operations.add_attachment(
             decl,
             kind=form.kind.data,
-            filename=_base_name(file.filename or ""),
+            filename=file.filename or "",
             content=file.read(),
             actor=current_user,
         )
@@ -204,11 +204,6 @@ def upload(declaration_id: int):
         return _render_detail(decl, error=error.message, status=error.status)
     flash("附件已上传", "success")
     return redirect(url_for("declarations.detail", declaration_id=decl.id) + "#attachments")
-
-
-def _base_name(filename: str) -> str:
-    """The file's own name without any folder a client sent along ("../../申报书.pdf")."""
-    return filename.replace("\\", "/").rsplit("/", 1)[-1].strip()
 
 
 @bp.route("/attachments/<int:attachment_id>")

@@ -94,7 +94,11 @@ def detail(project_id: int):
 
 
 def _render_detail(
-    project: Project, *, prerequisite_form: PrerequisiteForm | None = None, status: int = 200
+    project: Project,
+    *,
+    prerequisite_form: PrerequisiteForm | None = None,
+    error: str | None = None,
+    status: int = 200,
 ):
     events = db.session.scalars(
         select(AuditEvent)
@@ -108,7 +112,7 @@ def _render_detail(
         prerequisite_form=prerequisite_form or PrerequisiteForm(formdata=None),
         start_form=_start_form(project),
         delete_form=VersionForm(formdata=None),
-        error="前期要件未添加,请按提示修改后重新提交" if prerequisite_form else None,
+        error=error or ("前期要件未添加,请按提示修改后重新提交" if prerequisite_form else None),
     ), status
 
 
@@ -168,8 +172,14 @@ def add_prerequisite(project_id: int):
     if not form.validate_on_submit():
         # Show the page again with what was typed, the messages beside the fields.
         return _render_detail(project, prerequisite_form=form, status=422)
-    operations.add_prerequisite(project, form.cleaned(), actor=current_user)
-    db.session.commit()
+    try:
+        operations.add_prerequisite(project, form.cleaned(), actor=current_user)
+        db.session.commit()
+    except OperationError as error:
+        db.session.rollback()
+        return _render_detail(
+            project, prerequisite_form=form, error=error.message, status=error.status
+        )
     flash("前期要件已添加", "success")
     return redirect(url_for("projects.detail", project_id=project.id) + "#prerequisites")
 
@@ -181,8 +191,12 @@ def remove_prerequisite(project_id: int, prereq_id: int):
     prereq = db.session.get(Prerequisite, prereq_id)
     if prereq is None or prereq.project_id != project.id or not VersionForm().validate_on_submit():
         abort(404)
-    operations.remove_prerequisite(prereq, actor=current_user)
-    db.session.commit()
+    try:
+        operations.remove_prerequisite(prereq, actor=current_user)
+        db.session.commit()
+    except OperationError as error:
+        db.session.rollback()
+        return _render_detail(project, error=error.message, status=error.status)
     flash("前期要件已删除", "success")
     return redirect(url_for("projects.detail", project_id=project.id) + "#prerequisites")
 
