@@ -97,6 +97,9 @@ def app_config(database_url, tmp_path) -> dict:
         "EMBEDDED_WORKER": False,
         "REDIS_URL": None,
         "DOSSIER_QUEUE": f"dossiers-{uuid.uuid4().hex[:8]}",
+        # Tests make many calls from one address; the limits have tests of their own.
+        "API_RATE_LIMIT": "100000/minute",
+        "API_TOKEN_RATE_LIMIT": "100000/minute",
     }
 
 

@@ -9,7 +9,7 @@ from flask import Flask
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
-from . import queue, vocab
+from . import api, queue, vocab
 from .config import PROJECT_ROOT, Config
 from .extensions import csrf, db, login_manager, migrate
 from .formatting import FILTERS
@@ -71,6 +71,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from .views import register_views
 
     register_views(app)
+    api.init_app(app)
     register_cli(app)
     app.jinja_env.filters.update(FILTERS)
     app.jinja_env.globals["vocab"] = vocab

@@ -23,6 +23,10 @@ class Config:
     DOSSIER_JOB_TIMEOUT = 300
     # `make run` starts the embedded worker with the app so /healthz shows it from the first second.
     START_EMBEDDED_WORKER = os.environ.get("START_EMBEDDED_WORKER") == "1"
+    API_TOKEN_HOURS = int(os.environ.get("API_TOKEN_HOURS", "12"))
+    # Per client address; the token endpoint is tighter to slow down password guessing.
+    API_RATE_LIMIT = os.environ.get("API_RATE_LIMIT", "600/minute")
+    API_TOKEN_RATE_LIMIT = os.environ.get("API_TOKEN_RATE_LIMIT", "20/minute")
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
     TESTING = False

@@ -6,8 +6,9 @@ and any later API share one copy of the rules.
 
 import hashlib
 import logging
+import secrets
 from contextlib import contextmanager
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import filetype
@@ -21,7 +22,16 @@ from . import machine, vocab
 from .audit import column_changes, record
 from .errors import STALE_MESSAGE, Conflict, Invalid, NotPermitted
 from .extensions import db
-from .models import Attachment, Declaration, Dossier, FundingProgram, Prerequisite, Project, User
+from .models import (
+    ApiToken,
+    Attachment,
+    Declaration,
+    Dossier,
+    FundingProgram,
+    Prerequisite,
+    Project,
+    User,
+)
 from .storage import atomic_write, new_stored_name, upload_path
 from .types import utcnow
 
@@ -532,3 +542,37 @@ def update_program(
     if after:
         record(actor, "program", program.id, "update", before=before, after=after)
     return program
+
+
+# --- API tokens -----------------------------------------------------------------------------
+
+
+def issue_api_token(user: User, *, hours: int) -> tuple[str, ApiToken]:
+    """A new bearer token for the user; the plain token is returned once and never stored."""
+    plain = secrets.token_urlsafe(32)
+    row = ApiToken(
+        user=user,
+        token_hash=hashlib.sha256(plain.encode()).hexdigest(),
+        created_at=utcnow(),
+        expires_at=utcnow() + timedelta(hours=hours),
+    )
+    db.session.add(row)
+    db.session.flush()
+    record(user, "user", user.id, "issue_token", after={"token_id": row.id})
+    return plain, row
+
+
+def revoke_api_token(row: ApiToken, *, actor: User) -> None:
+    """Make a token unusable from now on."""
+    if row.revoked_at is None:
+        row.revoked_at = utcnow()
+        db.session.flush()
+        record(actor, "user", row.user_id, "revoke_token", after={"token_id": row.id})
+
+
+def set_user_active(user: User, active: bool, *, actor: User | None) -> None:
+    """Enable or disable an account; a disabled one can neither sign in nor use its tokens."""
+    if user.active != active:
+        user.active = active
+        db.session.flush()
+        record(actor, "user", user.id, "enable" if active else "disable")

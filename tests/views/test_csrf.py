@@ -47,9 +47,16 @@ def test_every_post_route_is_in_the_table(app):
     in_app = {
         rule.endpoint
         for rule in app.url_map.iter_rules()
-        if "POST" in rule.methods and rule.endpoint != "static"
+        if "POST" in rule.methods
+        and rule.endpoint != "static"
+        and not rule.endpoint.startswith("api.")
     }
     assert in_app == {r.endpoint for r in POST_ROUTES}
+
+
+def test_only_the_bearer_token_api_is_exempt_as_a_whole(app):
+    """The API authenticates by bearer token alone (never the cookie), so CSRF cannot apply."""
+    assert {bp.name for bp in csrf._exempt_blueprints} == {"api"}
 
 
 def test_no_view_is_exempt_except_the_get_only_health_check(app):

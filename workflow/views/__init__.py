@@ -8,6 +8,9 @@ from flask import Flask, Response, render_template, request, send_file
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 
+from ..api import HTTP_CODES as api_codes
+from ..api import is_api_request
+from ..api.errors import error_response
 from ..errors import OperationError
 from ..extensions import db, login_manager
 from ..formatting import file_size
@@ -48,6 +51,10 @@ def register_views(app: Flask) -> None:
         app.register_blueprint(module.bp)
 
     def page(status: int, title: str, message: str):
+        if is_api_request():
+            # Under /api/v1 every error is JSON, whoever raised it (routing, size, a view).
+            code = api_codes.get(status, ("error", message))[0]
+            return error_response(status, code, api_codes.get(status, ("", message))[1])
         referrer = request.referrer or ""
         back = referrer if urlsplit(referrer).netloc == request.host else None
         return render_template(
@@ -75,6 +82,9 @@ def register_views(app: Flask) -> None:
     @app.errorhandler(413)
     def too_large(error):
         limit = app.config.get("MAX_CONTENT_LENGTH")
+        if is_api_request():
+            size = file_size(limit) if limit else ""
+            return error_response(413, "payload_too_large", f"上传内容超过 {size} 的上限")
         size = f" {file_size(limit)} " if limit else ""
         return page(
             413,
@@ -89,7 +99,16 @@ def register_views(app: Flask) -> None:
     @app.errorhandler(OperationError)
     def operation_failed(error):
         db.session.rollback()
+        if is_api_request():
+            return error_response(error.status, error.code, error.message, error.fields)
         return page(error.status, "无法完成操作", error.message)
+
+    @app.errorhandler(429)
+    def rate_limited(error):
+        response = page(429, "请求过于频繁", "请求过于频繁,请稍后再试。")
+        if is_api_request() and getattr(error, "retry_after", None):
+            response.headers["Retry-After"] = str(error.retry_after)
+        return response
 
     @app.errorhandler(500)
     def server_error(error):
