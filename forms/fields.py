@@ -71,19 +71,22 @@ class MoneyField(StringField):
         return f"{self.data:.2f}" if self.data is not None else ""
 
 
+def _parse_date(valuelist, fmt: str, message: str) -> date | None:
+    """The typed date, None when blank; a ValueError with a Chinese message when unreadable."""
+    raw = valuelist[0].strip() if valuelist else ""
+    if not raw:
+        return None
+    try:
+        return datetime.strptime(raw, fmt).date()
+    except ValueError as exc:
+        raise ValueError(message) from exc
+
+
 class DayField(DateField):
     """A calendar date (YYYY-MM-DD) with a Chinese message when it cannot be read."""
 
     def process_formdata(self, valuelist):
-        raw = valuelist[0].strip() if valuelist else ""
-        if not raw:
-            self.data = None
-            return
-        try:
-            self.data = datetime.strptime(raw, "%Y-%m-%d").date()
-        except ValueError as exc:
-            self.data = None
-            raise ValueError("请按「年-月-日」填写日期,例如 2026-03-15") from exc
+        self.data = _parse_date(valuelist, "%Y-%m-%d", "请按「年-月-日」填写日期,例如 2026-03-15")
 
 
 class MonthField(Field):
@@ -92,15 +95,7 @@ class MonthField(Field):
     widget = MonthInput()
 
     def process_formdata(self, valuelist):
-        raw = valuelist[0].strip() if valuelist else ""
-        if not raw:
-            self.data = None
-            return
-        try:
-            self.data = datetime.strptime(raw, "%Y-%m").date()
-        except ValueError as exc:
-            self.data = None
-            raise ValueError("请按「年-月」填写,例如 2026-03") from exc
+        self.data = _parse_date(valuelist, "%Y-%m", "请按「年-月」填写,例如 2026-03")
 
     def _value(self):
         if self.raw_data:
