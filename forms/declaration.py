@@ -37,6 +37,15 @@ class DeclarationEditForm(BaseForm):
         return {f["name"]: self[f"f_{f['name']}"].data or "" for f in self.program.form_fields}
 
 
+# A program field without its own limit still gets one: the JSON column would take anything.
+DEFAULT_FIELD_MAX_LENGTH = 5000
+
+
+def field_max_length(spec: dict) -> int:
+    """The most characters a program's form field takes (the API applies the same limit)."""
+    return spec.get("max_length") or DEFAULT_FIELD_MAX_LENGTH
+
+
 def declaration_edit_form(program, project, **kwargs) -> DeclarationEditForm:
     """A form class for this program's field list, bound to the request or the given data."""
 
@@ -44,7 +53,7 @@ def declaration_edit_form(program, project, **kwargs) -> DeclarationEditForm:
         pass
 
     for spec in program.form_fields or []:
-        max_length = spec.get("max_length") or 5000
+        max_length = field_max_length(spec)
         field_class = TextAreaField if spec.get("kind", "textarea") == "textarea" else StringField
         setattr(
             ProgramDeclarationForm,

@@ -9,6 +9,7 @@ from wtforms.validators import StopValidation, ValidationError
 from wtforms.widgets import MonthInput
 
 from workflow import rules
+from workflow.operations import local_today
 
 try:
     from wtforms import SelectChoice
@@ -128,7 +129,7 @@ class Required:
 def project_code(form, field):
     """项目代码: shape, year, and a region inside the city."""
     if field.data:
-        error = rules.project_code_error(field.data, current_app.config["CITY_CODE"])
+        error = rules.project_code_error(field.data, current_app.config["CITY_CODE"], local_today())
         if error:
             raise ValidationError(error)
 

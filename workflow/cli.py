@@ -8,7 +8,7 @@ import click
 from flask import Flask, current_app
 from sqlalchemy import select
 
-from . import machine, queue, vocab
+from . import machine, operations, queue, vocab
 from .extensions import db
 from .models import Declaration, District, User
 
@@ -79,6 +79,27 @@ def register_cli(app: Flask) -> None:
         db.session.add(user)
         db.session.commit()
         click.echo(f"已创建用户 {username}({vocab.ROLES[role]})")
+
+    def set_active(username: str, active: bool) -> None:
+        user = db.session.scalar(select(User).where(User.username == username))
+        if user is None:
+            raise click.ClickException(f"用户名 {username} 不存在")
+        operations.set_user_active(user, active, actor=None)
+        db.session.commit()
+
+    @users.command("disable")
+    @click.argument("username")
+    def users_disable(username):
+        """Disable an account: it can no longer sign in, and its API tokens stop working."""
+        set_active(username, False)
+        click.echo(f"已停用用户 {username}:不能登录,其访问令牌全部失效")
+
+    @users.command("enable")
+    @click.argument("username")
+    def users_enable(username):
+        """Enable a disabled account again."""
+        set_active(username, True)
+        click.echo(f"已启用用户 {username}")
 
     dossier = click.Group("dossier", help="申报材料")
     app.cli.add_command(dossier)

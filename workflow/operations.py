@@ -571,8 +571,19 @@ def revoke_api_token(row: ApiToken, *, actor: User) -> None:
 
 
 def set_user_active(user: User, active: bool, *, actor: User | None) -> None:
-    """Enable or disable an account; a disabled one can neither sign in nor use its tokens."""
-    if user.active != active:
-        user.active = active
-        db.session.flush()
-        record(actor, "user", user.id, "enable" if active else "disable")
+    """Enable or disable an account; a disabled one can neither sign in nor use its tokens.
+
+    Disabling also revokes the tokens, so re-enabling an account whose token leaked does not
+    bring that token back to life.
+    """
+    if user.active == active:
+        return
+    user.active = active
+    if not active:
+        now = utcnow()
+        for token in db.session.scalars(
+            select(ApiToken).where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
+        ):
+            token.revoked_at = now
+    db.session.flush()
+    record(actor, "user", user.id, "enable" if active else "disable")

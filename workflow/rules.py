@@ -75,6 +75,74 @@ def date_order_error(
     return None
 
 
+PROJECT_DATE_LABELS = ("拟开工年月", "拟建成年月")
+
+
+def project_field_errors(
+    values: dict,
+    city_code: str,
+    *,
+    industry_chains: list[str] | None = None,
+    today: date | None = None,
+    changed: set[str] | frozenset[str] | None = None,
+) -> dict[str, str]:
+    """Every rule of a project's own fields, as field → Chinese message (empty when all is well).
+
+    ``values`` is the project's whole state (missing keys count as blank), so the rules that
+    span fields see them all. With ``changed``, only the rules that read one of those fields
+    apply: a partial update does not answer for what it left alone. ``industry_chains`` is the
+    configured list; None skips that check.
+    """
+    sources = {name: values.get(name) for name in vocab.FUND_SOURCES}
+    checks = [
+        (
+            "code",
+            {"code"},
+            lambda: values.get("code") and project_code_error(values["code"], city_code, today),
+        ),
+        (
+            "applicant_uscc",
+            {"applicant_uscc"},
+            lambda: values.get("applicant_uscc") and uscc_error(values["applicant_uscc"]),
+        ),
+        (
+            "contact_mobile",
+            {"contact_mobile"},
+            lambda: values.get("contact_mobile") and mobile_error(values["contact_mobile"]),
+        ),
+        (
+            "industry_chain",
+            {"industry_chain"},
+            lambda: (
+                industry_chains is not None
+                and values.get("industry_chain")
+                and values["industry_chain"] not in industry_chains
+                and "产业链应为系统配置的产业链之一,不属于特定产业链时留空"
+            ),
+        ),
+        (
+            "total_investment",
+            {"total_investment", *vocab.FUND_SOURCES},
+            lambda: funding_sum_error(values.get("total_investment"), sources),
+        ),
+        (
+            "planned_end",
+            {"planned_start", "planned_end"},
+            lambda: date_order_error(
+                values.get("planned_start"), values.get("planned_end"), *PROJECT_DATE_LABELS
+            ),
+        ),
+    ]
+    errors = {}
+    for field, reads, check in checks:
+        if changed is not None and not reads & set(changed):
+            continue
+        message = check()
+        if message:
+            errors[field] = message
+    return errors
+
+
 def requested_amount_errors(amount: Decimal | None, total: Decimal | None, program) -> list[str]:
     """Check a requested amount against the program's limits and ratio and the total investment."""
     if amount is None:

@@ -255,3 +255,69 @@ FIELDS = [
 )
 def test_form_fields(data, for_submission, errors):
     assert rules.form_field_errors(FIELDS, data, for_submission=for_submission) == errors
+
+
+GOOD_PROJECT = {
+    "code": "2025-320903-65-01-123456",
+    "applicant_uscc": "91320903MA0000001" + uscc.calc_check_digit("91320903MA0000001"),
+    "contact_mobile": "13912345678",
+    "industry_chain": "数据产业",
+    "planned_start": date(2026, 3, 1),
+    "planned_end": date(2027, 12, 1),
+    "total_investment": Decimal("1000"),
+    "fund_central": Decimal("400"),
+    "fund_self": Decimal("600"),
+}
+BROKEN_PROJECT = {
+    **GOOD_PROJECT,
+    "code": "2025-310101-65-01-123456",
+    "applicant_uscc": "91320903MA00000019",
+    "contact_mobile": "1391234567",
+    "industry_chain": "房地产",
+    "planned_end": date(2025, 1, 1),
+    "fund_self": Decimal("1"),
+}
+EVERY_PROJECT_ERROR = {
+    "code": "项目代码中的区划代码 310101 不属于本市(320900)",
+    "applicant_uscc": "统一社会信用代码无效(应为 18 位,且校验位正确)",
+    "contact_mobile": "手机号码应为 11 位大陆手机号",
+    "industry_chain": "产业链应为系统配置的产业链之一,不属于特定产业链时留空",
+    "total_investment": "各项资金来源合计 401 万元,与总投资 1000 万元不一致",
+    "planned_end": "拟建成年月不能早于拟开工年月",
+}
+
+
+def test_a_good_project_has_no_field_errors():
+    assert rules.project_field_errors(GOOD_PROJECT, CITY, industry_chains=["数据产业"]) == {}
+    # Blank optional fields break no rule, as on the form.
+    assert rules.project_field_errors({}, CITY, industry_chains=[]) == {}
+
+
+def test_every_broken_project_rule_is_reported_under_its_field():
+    errors = rules.project_field_errors(
+        BROKEN_PROJECT, CITY, industry_chains=["数据产业"], today=TODAY
+    )
+    assert errors == EVERY_PROJECT_ERROR
+
+
+def test_without_a_chain_list_the_chain_is_not_checked():
+    assert "industry_chain" not in rules.project_field_errors(BROKEN_PROJECT, CITY)
+
+
+@pytest.mark.parametrize(
+    ("changed", "fields"),
+    [
+        (set(), set()),
+        ({"name"}, set()),
+        ({"code"}, {"code"}),
+        ({"fund_loan"}, {"total_investment"}),  # a source changed: the sum is checked again
+        ({"total_investment"}, {"total_investment"}),
+        ({"planned_start"}, {"planned_end"}),
+        ({"contact_mobile", "applicant_uscc"}, {"contact_mobile", "applicant_uscc"}),
+    ],
+)
+def test_a_partial_change_answers_only_for_the_rules_it_touches(changed, fields):
+    errors = rules.project_field_errors(
+        BROKEN_PROJECT, CITY, industry_chains=["数据产业"], today=TODAY, changed=changed
+    )
+    assert set(errors) == fields

@@ -5,6 +5,8 @@ through ``workflow.permissions``, exactly as the pages do, so there is one copy 
 """
 
 import hashlib
+import logging
+from typing import Any
 
 from flask import Blueprint, Flask, Response, abort, current_app, g, request, url_for
 from flask_limiter import Limiter
@@ -12,6 +14,8 @@ from flask_limiter.util import get_remote_address
 from offapi import OpenAPITemplate
 from spectree import Response as SpecResponse
 from spectree import SecurityScheme, SecuritySchemeData, SpecTree
+from spectree.model_adapter.pydantic_adapter import PydanticModelAdapter
+from werkzeug.exceptions import MethodNotAllowed
 
 from ..extensions import csrf, db
 from ..models import ApiToken
@@ -20,6 +24,7 @@ from .errors import error_response, pydantic_fields
 from .schemas import ErrorResponse
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
+log = logging.getLogger(__name__)
 PUBLIC_ENDPOINTS = frozenset({"api.issue_token", "api.openapi_document", "api.openapi_page"})
 
 
@@ -30,6 +35,23 @@ def _refuse_invalid_request(req, resp, req_validation_error, instance, model_ada
         abort(
             error_response(422, "validation_failed", "请求数据不符合要求,请按字段说明修改", fields)
         )
+
+
+def _refuse_invalid_response(req, resp, resp_validation_error, instance, model_adapter):
+    """A view answered off its own schema: our bug. Log where, answer the documented 500."""
+    if resp_validation_error is not None:
+        errors = model_adapter.validation_errors(resp_validation_error)
+        log.error("response off its schema on %s %s: %s", req.method, req.path, errors)
+        code, message = HTTP_CODES[500]
+        abort(error_response(500, code, message))
+
+
+class _ErrorsWithoutInput(PydanticModelAdapter):
+    """Spectree serializes a validation error before our hook sees it; the refused input (an
+    uploaded file, say) may not be JSON, so only where and why are kept."""
+
+    def validation_errors(self, err):
+        return err.errors(include_url=False, include_context=False, include_input=False)
 
 
 spec = SpecTree(
@@ -46,6 +68,8 @@ spec = SpecTree(
     path="_spectree",
     mode="strict",
     before=_refuse_invalid_request,
+    after=_refuse_invalid_response,
+    model_adapter=_ErrorsWithoutInput(),
     validation_error_model=ErrorResponse,
     naming_strategy=lambda model: model.__name__,
     nested_naming_strategy=lambda parent, child: child,
@@ -69,8 +93,10 @@ def responses(ok: str, model=None, *errors: int) -> SpecResponse:
 
 
 limiter = Limiter(key_func=get_remote_address, headers_enabled=True)
-# Only the API is rate limited; the pages and /healthz are not.
-limiter.limit(lambda: current_app.config["API_RATE_LIMIT"])(bp)
+# Only the API is rate limited; the pages and /healthz are not. One budget per client address
+# for the whole API (a per-route limit would multiply it by the number of endpoints); the token
+# endpoint has its own, tighter limit instead.
+limiter.shared_limit(lambda: current_app.config["API_RATE_LIMIT"], scope="api")(bp)
 
 
 def token_digest(token: str) -> str:
@@ -103,6 +129,53 @@ def authenticate():
     return None
 
 
+LARGEST_ID = 2**31 - 1  # ids are INTEGER columns; PostgreSQL refuses to even compare larger ones
+NUL_MESSAGE = "不能包含空字符(\\u0000)"
+FORM_MIMETYPES = ("multipart/form-data", "application/x-www-form-urlencoded")
+
+
+def _nul_fields(value: Any, path: str = "") -> dict[str, str]:
+    """The fields (dotted paths) of parsed input whose text or keys hold a NUL character."""
+    if isinstance(value, str):
+        return {path or "body": NUL_MESSAGE} if "\x00" in value else {}
+    if isinstance(value, list):
+        pairs = [(path, item) for item in value]  # a repeated query or form field: one name
+    elif isinstance(value, dict):
+        pairs = [(f"{path}.{key}" if path else str(key), item) for key, item in value.items()]
+    else:
+        return {}
+    found: dict[str, str] = {}
+    for child, item in pairs:
+        found.update(_nul_fields(child, child) or _nul_fields(item, child))
+    return found
+
+
+@bp.before_request
+def refuse_what_the_database_cannot_take():
+    """Input that is well-formed but would make the database fail, refused up front: ids past
+    the column's range are simply not there (404); PostgreSQL stores no NUL in text (422).
+    Spectree lets a form-encoded body through to a JSON endpoint as ``json=None``: refuse it."""
+    if any(isinstance(v, int) and v > LARGEST_ID for v in (request.view_args or {}).values()):
+        code, message = HTTP_CODES[404]
+        return error_response(404, code, message)
+    view = current_app.view_functions.get(request.endpoint or "")
+    expected = spec.get_function_metadata(view) if view is not None else None
+    is_form = request.mimetype in FORM_MIMETYPES
+    if getattr(expected, "json", None) and request.method in ("POST", "PATCH", "PUT") and is_form:
+        message = "请求体应为 JSON,并带 Content-Type: application/json"
+        return error_response(422, "validation_failed", message, {"body": message})
+    fields = _nul_fields(dict(request.args.lists()))
+    if request.is_json:
+        fields.update(_nul_fields(request.get_json(silent=True)))
+    elif is_form:
+        fields.update(_nul_fields(dict(request.form.lists())))
+        for name, upload in request.files.items(multi=True):
+            fields.update(_nul_fields(upload.filename or "", name))
+    if fields:
+        return error_response(422, "validation_failed", "请求数据含有不允许的空字符", fields)
+    return None
+
+
 def init_app(app: Flask) -> None:
     """Register the API, its OpenAPI document and docs page, and its rate limits."""
     from . import auth, declarations, programs, projects  # noqa: F401  (routes on bp)
@@ -113,7 +186,23 @@ def init_app(app: Flask) -> None:
     app.config.setdefault("RATELIMIT_IN_MEMORY_FALLBACK_ENABLED", True)
     csrf.exempt(bp)
     app.register_blueprint(bp)
+    app.after_request(_keep_allow_header)
     limiter.init_app(app)
+
+
+def _keep_allow_header(response: Response) -> Response:
+    """A 405 must name the methods the address takes (RFC 9110); the app's JSON error replaces
+    Werkzeug's response, and with it the ``Allow`` header, so it is put back."""
+    error = request.routing_exception
+    if (
+        response.status_code == 405
+        and isinstance(error, MethodNotAllowed)
+        and error.valid_methods
+        and "Allow" not in response.headers
+        and is_api_request()
+    ):
+        response.headers["Allow"] = ", ".join(sorted(error.valid_methods))
+    return response
 
 
 @bp.get("/openapi.json")
@@ -122,10 +211,28 @@ def openapi_document():
     return current_app.json.response(spec.spec)
 
 
+def _offline_swagger_page() -> str:
+    """Swagger UI with its scripts and styles inlined, and its online validator switched off.
+
+    Left on, the validator badge loads an image from validator.swagger.io carrying the
+    document's address whenever the host is not localhost: a leak, and broken offline.
+    """
+    anchor = "dom_id: '#swagger-ui',"
+    template = OpenAPITemplate.SWAGGER.value
+    if anchor not in template:  # an offapi upgrade changed its page: look before shipping it
+        raise RuntimeError("offapi 的 Swagger 页面模板已变化,请检查 validatorUrl 设置")
+    return template.replace(anchor, anchor + " validatorUrl: null,").replace(
+        "<title>SwaggerUI</title>", "<title>政策资金项目申报管理 API</title>"
+    )
+
+
+SWAGGER_PAGE = _offline_swagger_page()
+
+
 @bp.get("/docs")
 def openapi_page():
     """A readable page for the document; its scripts ship inside a Python package (offline)."""
-    page = OpenAPITemplate.SWAGGER.value.format(spec_url=url_for("api.openapi_document"))
+    page = SWAGGER_PAGE.format(spec_url=url_for("api.openapi_document"))
     return Response(page, mimetype="text/html")
 
 

@@ -4,6 +4,7 @@ Field names are the code names of DOMAIN.md; money travels as a decimal string (
 so no float ever touches an amount; dates are ISO 8601.
 """
 
+import re
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal
@@ -19,12 +20,21 @@ from pydantic import (
 
 from .. import vocab
 
+# What Decimal() would read beyond the documented pattern: signs, exponents ("1e3"), "NaN",
+# and non-ASCII digits ("١٢"). Digit counts are left to the Field constraints and their messages.
+MONEY_SHAPE = re.compile(r"[0-9]+(\.[0-9]+)?", re.ASCII)
+
 
 def _money_in(value: Any) -> Any:
     if isinstance(value, bool) or not isinstance(value, str):
         # A JSON number would already have been through a float: refuse it, say why.
         raise ValueError('金额请用字符串表示,例如 "1234.50"')
-    return value.strip()
+    value = value.strip()
+    if value.startswith("-"):
+        raise ValueError("金额不能为负数")
+    if not MONEY_SHAPE.fullmatch(value):
+        raise ValueError('金额应写成普通数字,例如 "1234.50"(不用科学计数法、千分位或全角数字)')
+    return value
 
 
 MONEY_PATTERN = r"^\d{1,12}(\.\d{1,2})?$"

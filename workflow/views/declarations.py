@@ -12,7 +12,15 @@ from forms.project import VersionForm
 from .. import machine, operations, vocab
 from ..errors import OperationError
 from ..extensions import db
-from ..models import AuditEvent, Declaration, District, Dossier, FundingProgram, Project
+from ..models import (
+    Attachment,
+    AuditEvent,
+    Declaration,
+    District,
+    Dossier,
+    FundingProgram,
+    Project,
+)
 from ..permissions import attachment_or_404, declaration_or_404, scope_declarations
 from ..rules import missing_for_submission
 from ..storage import upload_path
@@ -206,10 +214,11 @@ def upload(declaration_id: int):
     return redirect(url_for("declarations.detail", declaration_id=decl.id) + "#attachments")
 
 
-@bp.route("/attachments/<int:attachment_id>")
-def download_attachment(attachment_id: int):
-    """The stored file under its original (Chinese) name."""
-    attachment = attachment_or_404(attachment_id, current_user)
+def attachment_download(attachment: Attachment):
+    """The stored file under its original (Chinese) name; 404 when the file is gone.
+
+    The API's download answers with this same response.
+    """
     path = upload_path(attachment.stored_name)
     if not path.exists():
         abort(404)
@@ -220,6 +229,12 @@ def download_attachment(attachment_id: int):
         attachment.original_name,
         fallback=f"attachment-{attachment.id}.{extension}",
     )
+
+
+@bp.route("/attachments/<int:attachment_id>")
+def download_attachment(attachment_id: int):
+    """The stored file under its original (Chinese) name."""
+    return attachment_download(attachment_or_404(attachment_id, current_user))
 
 
 @bp.route("/attachments/<int:attachment_id>/delete", methods=["POST"])

@@ -67,10 +67,11 @@ def status(dossier_id: int):
     return jsonify(_status(dossier_or_404(dossier_id, current_user)))
 
 
-@bp.route("/dossiers/<int:dossier_id>/download")
-def download(dossier_id: int):
-    """The PDF, once ready."""
-    dossier = dossier_or_404(dossier_id, current_user)
+def dossier_download(dossier: Dossier):
+    """The PDF under a name that says whose and which version; 404 until it is ready.
+
+    The API's download answers with this same response.
+    """
     if dossier.status != "ready" or not dossier.file_name:
         abort(404)
     path = dossier_path(dossier.file_name)
@@ -79,3 +80,9 @@ def download(dossier_id: int):
     project = dossier.declaration.project
     name = f"申报材料-{project.name}-v{dossier.declaration_version}.pdf"
     return send_download(path, "application/pdf", name, fallback=f"dossier-{dossier.id}.pdf")
+
+
+@bp.route("/dossiers/<int:dossier_id>/download")
+def download(dossier_id: int):
+    """The PDF, once ready."""
+    return dossier_download(dossier_or_404(dossier_id, current_user))
