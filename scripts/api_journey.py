@@ -38,6 +38,7 @@ NEEDED = [
     ("get", "/api/v1/programs"),
     ("post", "/api/v1/projects"),
     ("patch", "/api/v1/projects/{project_id}"),
+    ("post", "/api/v1/projects/{project_id}/prerequisites"),
     ("post", "/api/v1/declarations"),
     ("get", "/api/v1/declarations/{declaration_id}"),
     ("post", "/api/v1/declarations/{declaration_id}/attachments"),
@@ -296,23 +297,23 @@ def money(value: Decimal) -> str:
 
 
 def choose_program(programs: list, today: date) -> dict:
-    """An open program whose window is open today and that the API alone can complete:
-    no 前期要件 (the document has no operation to add one) and no expert review."""
+    """An open program whose window is open today and whose review is the plain two-step one
+    (no expert review); its 前期要件 are added through the API."""
     fitting = [
         p
         for p in programs
         if p["status"] == "open"
         and date.fromisoformat(p["opens_on"]) <= today <= date.fromisoformat(p["district_deadline"])
         and today <= date.fromisoformat(p["city_deadline"])
-        and not p["required_prerequisites"]
         and not p["requires_expert_review"]
     ]
     if not fitting:
         raise Surprise(
-            "没有可通过接口走完流程的开放批次(无前期要件要求、无专家评审、窗口期内)/ "
+            "没有可通过接口走完流程的开放批次(无专家评审、窗口期内)/ "
             "no open program the API alone can take to a dossier"
         )
-    return max(fitting, key=lambda p: (p["year"], p["id"]))
+    # The most demanding one, so the journey shows every step a real declaration takes.
+    return max(fitting, key=lambda p: (len(p["required_prerequisites"]), p["year"], p["id"]))
 
 
 def amounts(program: dict) -> tuple[Decimal, Decimal]:
@@ -436,6 +437,24 @@ def journey(api: Client, args) -> bytes:
     if updated["code"] != code or updated["version"] <= project["version"]:
         raise Surprise(f"项目未更新 / project not updated: {updated}")
     api.ok(f"{code}, version {updated['version']}")
+
+    for kind in program["required_prerequisites"]:
+        api.step(f"登记前期要件 {kind}", f"record the prerequisite {kind}")
+        updated = api.call(
+            "post",
+            "/api/v1/projects/{project_id}/prerequisites",
+            201,
+            params={"project_id": project["id"]},
+            token=tokens["staff"],
+            body={
+                "kind": kind,
+                "doc_number": f"盐发改审〔{date.today().year}〕{kind}号",
+                "issued_on": f"{date.today().year - 1}-06-01",
+            },
+        ).json
+        if kind not in {p["kind"] for p in updated["prerequisites"]}:
+            raise Surprise(f"前期要件未登记 / prerequisite not recorded: {updated}")
+        api.ok(f"version {updated['version']}")
 
     api.step("用旧 version 修改项目 → 409", "change the project with a stale version → 409")
     api.expect_error(
