@@ -4,7 +4,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import event, inspect
+from sqlalchemy import event, inspect, select
 
 from .extensions import db
 from .models import AuditEvent, User
@@ -57,6 +57,23 @@ def record(
     )
     db.session.add(row)
     return row
+
+
+def events_of(
+    object_type: str, object_id: int, *, actions=None, newest_first: bool = False
+) -> list[AuditEvent]:
+    """The audit trail of one object, oldest first unless asked otherwise."""
+    query = select(AuditEvent).where(
+        AuditEvent.object_type == object_type, AuditEvent.object_id == object_id
+    )
+    if actions is not None:
+        query = query.where(AuditEvent.action.in_(list(actions)))
+    order = (
+        (AuditEvent.at.desc(), AuditEvent.id.desc())
+        if newest_first
+        else (AuditEvent.at, AuditEvent.id)
+    )
+    return list(db.session.scalars(query.order_by(*order)))
 
 
 @event.listens_for(AuditEvent, "before_update")

@@ -1,11 +1,9 @@
 """Plain data for a dossier, read from the database once, so rendering cannot change it."""
 
-from sqlalchemy import select
-
 from . import vocab
-from .extensions import db
+from .audit import events_of
 from .formatting import day, file_size, local_time, money, month, ratio
-from .models import AuditEvent, Declaration
+from .models import Declaration
 from .types import utcnow
 
 
@@ -18,15 +16,7 @@ def dossier_data(decl: Declaration) -> dict:
         amount = getattr(project, field)
         share = ratio(amount / total) if amount is not None and total else ""
         funding.append({"label": label_text, "amount": money(amount), "share": share})
-    history = db.session.scalars(
-        select(AuditEvent)
-        .where(
-            AuditEvent.object_type == "declaration",
-            AuditEvent.object_id == decl.id,
-            AuditEvent.action.in_(vocab.ACTIONS),
-        )
-        .order_by(AuditEvent.at, AuditEvent.id)
-    ).all()
+    history = events_of("declaration", decl.id, actions=vocab.ACTIONS)
     return {
         "title": project.name,
         "watermark": "草稿" if decl.stage in vocab.UNSUBMITTED_STAGES else None,

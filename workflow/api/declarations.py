@@ -9,12 +9,12 @@ from decimal import Decimal
 
 from flask import Response, abort, g, url_for
 from spectree import Response as SpecResponse
-from sqlalchemy import select
 
 from forms.declaration import field_max_length
 from forms.fields import strip
 
 from .. import machine, operations, queue, rules
+from ..audit import events_of
 from ..errors import Invalid
 from ..extensions import db
 from ..models import Attachment, AuditEvent, Declaration, Dossier, FundingProgram, Project
@@ -317,11 +317,7 @@ def act_on_declaration(declaration_id: int, json: ActionRequest):
 def declaration_history(declaration_id: int):
     """Who did what to the declaration and when (the audit trail), and the review opinions."""
     decl = declaration_or_404(declaration_id, g.api_user)
-    events = db.session.scalars(
-        select(AuditEvent)
-        .where(AuditEvent.object_type == "declaration", AuditEvent.object_id == decl.id)
-        .order_by(AuditEvent.at, AuditEvent.id)
-    ).all()
+    events = events_of("declaration", decl.id)
     return DeclarationHistory(
         events=[
             HistoryEvent(

@@ -10,11 +10,11 @@ from forms.dossier import DossierRequestForm
 from forms.project import VersionForm
 
 from .. import machine, operations, vocab
+from ..audit import events_of
 from ..errors import OperationError
 from ..extensions import db
 from ..models import (
     Attachment,
-    AuditEvent,
     Declaration,
     District,
     Dossier,
@@ -84,11 +84,7 @@ def _render_detail(
     blockers = missing
     if submit_trigger and current_user.role == "district_staff" and submit_trigger not in allowed:
         blockers = machine.refusal_reasons(decl, submit_trigger, current_user, context)
-    events = db.session.scalars(
-        select(AuditEvent)
-        .where(AuditEvent.object_type == "declaration", AuditEvent.object_id == decl.id)
-        .order_by(AuditEvent.at, AuditEvent.id)
-    ).all()
+    events = events_of("declaration", decl.id)
     dossiers = db.session.scalars(
         select(Dossier).where(Dossier.declaration_id == decl.id).order_by(Dossier.id.desc())
     ).all()

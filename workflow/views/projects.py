@@ -9,9 +9,10 @@ from forms.fields import choices
 from forms.project import PrerequisiteForm, ProjectEditForm, VersionForm
 
 from .. import operations, vocab
+from ..audit import events_of
 from ..errors import OperationError
 from ..extensions import db
-from ..models import AuditEvent, Declaration, District, FundingProgram, Prerequisite, Project
+from ..models import Declaration, District, FundingProgram, Prerequisite, Project
 from ..operations import PROJECT_FIELDS
 from ..permissions import project_or_404, scope_projects
 from . import form_status
@@ -100,11 +101,7 @@ def _render_detail(
     error: str | None = None,
     status: int = 200,
 ):
-    events = db.session.scalars(
-        select(AuditEvent)
-        .where(AuditEvent.object_type == "project", AuditEvent.object_id == project.id)
-        .order_by(AuditEvent.at.desc(), AuditEvent.id.desc())
-    ).all()
+    events = events_of("project", project.id, newest_first=True)
     return render_template(
         "projects/detail.html",
         project=project,
