@@ -1,6 +1,7 @@
 """The project form (项目信息) and its preliminary-approval documents (前期要件)."""
 
 from flask import current_app
+from flask_wtf.file import FileAllowed, FileField, FileRequired
 from wtforms import (
     BooleanField,
     HiddenField,
@@ -121,3 +122,28 @@ class VersionForm(BaseForm):
     """Only a CSRF token and the version the user saw (for delete-style buttons)."""
 
     version = IntegerField(validators=[Optional()])
+
+
+class MaturityActionForm(BaseForm):
+    """A maturity change (纳入储备, 出库, ...) with its reason and the version the user saw."""
+
+    action = HiddenField(validators=[DataRequired()])
+    reason = TextAreaField("原因", filters=[strip], validators=[Length(max=2000)])
+    version = HiddenField(validators=[DataRequired()])
+
+    def validate_version(self, field):
+        if not str(field.data).isdigit():
+            raise ValidationError("版本号无效,请刷新页面")
+
+
+class ProjectImportForm(BaseForm):
+    """A filled-in import template (.xlsx); its rows are checked by ``workflow.excel``."""
+
+    file = FileField(
+        "Excel 文件",
+        validators=[
+            FileRequired("请选择要上传的 Excel 文件"),
+            FileAllowed(["xlsx"], "只能上传 .xlsx 格式的 Excel 文件,请下载导入模板填写后上传"),
+        ],
+        description="使用导入模板填写的 .xlsx 文件",
+    )

@@ -12,7 +12,7 @@ from decimal import Decimal, InvalidOperation
 
 from transitions import Machine
 
-from . import vocab
+from . import maturity, vocab
 from .extensions import db
 from .models import AuditEvent, Declaration, ReviewOpinion, User
 from .rules import missing_for_submission
@@ -309,11 +309,13 @@ def _role_condition(roles: Iterable[str]):
     return check
 
 
-PROJECT_MATURITY_AFTER = {
-    "district_review": "declaring",
-    "approved": "funded",
-    "not_approved": "reserve",
-    "not_recommended": "reserve",
+# The maturity trigger a declaration outcome fires on its project (see workflow/maturity.py).
+MATURITY_TRIGGER_AFTER = {
+    "district_review": "start_declaring",
+    "approved": "fund",
+    "not_approved": "return_to_reserve",
+    "not_recommended": "return_to_reserve",
+    "withdrawn": "return_to_reserve",
 }
 
 
@@ -361,39 +363,22 @@ def _after_state_change(event) -> None:
             comment=ctx.comment.strip() or None,
         )
     )
-    _move_project_maturity(decl, dest, actor, now)
+    _move_project_maturity(decl, dest, actor)
 
 
-def _move_project_maturity(decl: Declaration, dest: str, actor: User, now) -> None:
-    project = decl.project
-    target = PROJECT_MATURITY_AFTER.get(dest)
-    if dest == "withdrawn" and project.maturity == "declaring":
-        target = "reserve"
-    if target == "reserve" and any(
+def _move_project_maturity(decl: Declaration, dest: str, actor: User) -> None:
+    """Fire the maturity machine's system trigger for this declaration outcome."""
+    trigger = MATURITY_TRIGGER_AFTER.get(dest)
+    if trigger is None:
+        return
+    if trigger == "return_to_reserve" and any(
         d.id != decl.id and d.stage not in vocab.FINAL_STAGES | {"draft"}
-        for d in project.declarations
+        for d in decl.project.declarations
     ):
         return  # another declaration of the project is still under way: it stays 申报中
-    if target is None or target == project.maturity:
-        return
-    if project.maturity in ("funded", "under_construction", "completed", "accepted") and target in (
-        "declaring",
-        "reserve",
-    ):
-        return  # a project already funded elsewhere keeps its maturity
-    db.session.add(
-        AuditEvent(
-            at=now,
-            actor=actor,
-            object_type="project",
-            object_id=project.id,
-            action="maturity",
-            before={"maturity": project.maturity},
-            after={"maturity": target},
-            comment=f"申报 #{decl.id} {vocab.STAGES[dest]}",
-        )
+    maturity.follow(
+        decl.project, trigger, actor=actor, cause=f"申报 #{decl.id} {vocab.STAGES[dest]}"
     )
-    project.maturity = target
 
 
 machine = Machine(

@@ -180,6 +180,21 @@ class Project(db.Model):
             name="nature_valid",
         ),
         Index("ix_projects_district_maturity", "district_id", "maturity"),
+        # The library lists newest change first, city-wide or within one district.
+        Index("ix_projects_updated_at_id", "updated_at", "id"),
+        Index("ix_projects_district_updated_at_id", "district_id", "updated_at", "id"),
+        Index("ix_projects_category_updated_at_id", "category", "updated_at", "id"),
+        # ILIKE '%term%' over these uses a trigram index on PostgreSQL (pg_trgm, migration 0004);
+        # SQLite has no such index and skips them.
+        *(
+            Index(
+                f"ix_projects_{column}_trgm",
+                column,
+                postgresql_using="gin",
+                postgresql_ops={column: "gin_trgm_ops"},
+            ).ddl_if(dialect="postgresql")
+            for column in ("name", "applicant_unit", "content", "code")
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -448,6 +463,8 @@ class AuditEvent(db.Model):
 
     @property
     def action_label(self) -> str:
+        if self.object_type == "project" and self.action in vocab.MATURITY_ACTIONS:
+            return vocab.MATURITY_ACTIONS[self.action]
         return (
             vocab.label(vocab.ACTIONS, self.action)
             if self.action in vocab.ACTIONS
@@ -456,6 +473,5 @@ class AuditEvent(db.Model):
                 "update": "修改",
                 "upload": "上传附件",
                 "request_dossier": "申请生成申报材料",
-                "maturity": "成熟度变更",
             }.get(self.action, self.action)
         )

@@ -18,7 +18,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm.exc import StaleDataError
 
-from . import machine, vocab
+from . import machine, maturity, vocab
 from .audit import column_changes, record
 from .errors import STALE_MESSAGE, Conflict, Invalid, NotPermitted
 from .extensions import db
@@ -240,6 +240,34 @@ def remove_prerequisite(prereq: Prerequisite, *, actor: User) -> None:
     db.session.delete(prereq)
     _touch(project)
     _flush_or_conflict(project, None)
+
+
+def change_maturity(
+    project: Project,
+    trigger: str,
+    *,
+    actor: User,
+    reason: str = "",
+    expected_version: int | None,
+) -> Project:
+    """Move a project's maturity (纳入储备, 开工, 竣工, 验收, 出库, 恢复入库) with its audit row."""
+    _expect_version(project, expected_version)
+    context = maturity.Context(reason=reason or "")
+    refusal = maturity.check_action(project, trigger, actor, context)
+    if refusal is not None:
+        error = {"stage": Conflict, "role": NotPermitted, "guard": Invalid}[refusal.kind]
+        raise error(
+            "无法执行「{}」:{}".format(
+                vocab.MATURITY_ACTIONS.get(trigger, trigger), ";".join(refusal.reasons)
+            ),
+            reasons=refusal.reasons,
+        )
+    with _stale_is_conflict(project, expected_version):
+        if not maturity.fire(project, trigger, actor=actor, context=context):
+            # The guards passed a moment ago; only a concurrent change can make the machine refuse.
+            raise Conflict("项目成熟度已变化,请刷新页面后重试")
+        db.session.flush()
+    return project
 
 
 # --- declarations ---------------------------------------------------------------------------

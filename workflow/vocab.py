@@ -43,6 +43,18 @@ MATURITIES = {
     "accepted": "验收",
     "removed": "出库",
 }
+# Triggers of the maturity machine (workflow/maturity.py); the last four are the system's.
+MATURITY_ACTIONS = {
+    "admit_to_reserve": "纳入储备",
+    "start_construction": "开工建设",
+    "complete_construction": "竣工",
+    "accept": "验收",
+    "remove": "出库",
+    "restore": "恢复入库",
+    "start_declaring": "进入申报",
+    "fund": "获批立项",
+    "return_to_reserve": "退回储备",
+}
 
 FUND_SOURCES = {
     "fund_central": "中央资金",

@@ -143,6 +143,13 @@ DISTRICT_ROUTES = (
         lambda o: {"program_id": str(o.other_program.id)},
         302,
     ),
+    Route(
+        "projects.change_maturity",
+        "POST",
+        _project,
+        lambda o: {"action": "remove", "reason": "项目已取消", "version": str(o.project.version)},
+        302,
+    ),
     Route("declarations.detail", "GET", _decl),
     Route("declarations.edit", "GET", _decl),
     Route("declarations.edit", "POST", _decl, lambda o: {"requested_amount": "250"}, 302),
@@ -167,6 +174,7 @@ SHARED_ROUTES = (
     Route("programs.detail", "GET", lambda o: {"program_id": o.program.id}),
     Route("programs.edit", "GET", lambda o: {"program_id": o.program.id}),
     Route("programs.edit", "POST", lambda o: {"program_id": o.program.id}, lambda o: {}),
+    Route("exports.program_summary", "GET", lambda o: {"program_id": o.program.id}),
 )
 
 # Routes without an object in their URL that take a POST.
@@ -175,6 +183,7 @@ PLAIN_POST_ROUTES = (
     Route("auth.logout", "POST", lambda o: {}, lambda o: {}),
     Route("projects.create", "POST", lambda o: {}, lambda o: {"name": "新项目"}),
     Route("programs.create", "POST", lambda o: {}, lambda o: {"title": "新批次"}),
+    Route("exports.import_projects", "POST", lambda o: {}, lambda o: {}),
 )
 
 

@@ -103,7 +103,7 @@ def test_every_post_form_on_the_pages_carries_a_token(world, client):
         (world.staff, ["/inbox", f"/projects/{objects.project.id}", "/projects/new",
                        f"/declarations/{objects.declaration.id}",
                        f"/declarations/{objects.declaration.id}/edit",
-                       f"/dossiers/{objects.dossier.id}"]),
+                       f"/dossiers/{objects.dossier.id}", "/projects/import"]),
         (world.city, ["/programs/new", f"/programs/{objects.program.id}/edit"]),
     ):  # fmt: skip
         sign_in(client, user)

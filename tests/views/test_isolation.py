@@ -111,7 +111,9 @@ def test_a_prerequisite_of_another_project_is_404(world, login, make_project):
 def test_programs_are_shared_but_only_the_city_edits_them(world, login, role):
     objects = yandu_objects(world)
     client = login(getattr(world, role))
-    detail, edit_get, edit_post = (call(client, r, objects) for r in SHARED_ROUTES)
+    detail, edit_get, edit_post = (
+        call(client, r, objects) for r in SHARED_ROUTES if r.endpoint.startswith("programs.")
+    )
     assert detail.status_code == 200
     assert objects.program.title in page(detail).h1
     for response in (edit_get, edit_post):

@@ -567,7 +567,7 @@ def test_submit_review_return_resubmit_and_recommend(world, login, make_project,
     assert any("同意上报" in r for r in opinions)
 
     project = page(city.get(f"/projects/{decl.project_id}"))
-    assert "成熟度变更" in project.by_id("history").text
+    assert "进入申报:储备 → 申报中" in project.by_id("history").text
     assert facts(project)["成熟度"] == "申报中"
 
 

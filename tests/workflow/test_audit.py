@@ -222,7 +222,7 @@ def test_maturity_changes_are_logged_on_the_project(cast):
     cast.act(decl, "submit", "district_staff", comment="")
     row = audit_rows(decl.project.id, "project")[-1]
     assert (row.action, row.before, row.after, row.actor_id) == (
-        "maturity",
+        "start_declaring",
         {"maturity": "reserve"},
         {"maturity": "declaring"},
         cast.actor("district_staff").id,

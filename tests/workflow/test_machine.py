@@ -558,7 +558,7 @@ def test_withdrawing_a_returned_declaration_puts_the_project_back_in_reserve(cas
     assert decl.project.maturity == "reserve"
     change = audit_rows(decl.project.id, "project")[-1]
     assert (change.action, change.before, change.after) == (
-        "maturity",
+        "return_to_reserve",
         {"maturity": "declaring"},
         {"maturity": "reserve"},
     )

@@ -26,10 +26,13 @@ def send_download(path: Path, mimetype: str, name: str, *, fallback: str) -> Res
     clients that ignore ``filename*`` get a plain, meaningful name instead.
     """
     response = send_file(path, mimetype=mimetype, as_attachment=True, download_name=fallback)
-    response.headers["Content-Disposition"] = (
-        f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(name, safe='')}"
-    )
+    response.headers["Content-Disposition"] = attachment_disposition(name, fallback)
     return response
+
+
+def attachment_disposition(name: str, fallback: str) -> str:
+    """A Content-Disposition header for a download under a (Chinese) name."""
+    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(name, safe='')}"
 
 
 def form_status(form) -> int:
@@ -45,9 +48,9 @@ def load_user(user_id: str) -> User | None:
 
 def register_views(app: Flask) -> None:
     """Attach every blueprint and the Chinese error pages."""
-    from . import auth, declarations, dossiers, health, inbox, programs, projects
+    from . import auth, declarations, dossiers, exports, health, inbox, programs, projects
 
-    for module in (auth, inbox, projects, declarations, programs, dossiers, health):
+    for module in (auth, inbox, exports, projects, declarations, programs, dossiers, health):
         app.register_blueprint(module.bp)
 
     def page(status: int, title: str, message: str):

@@ -2,19 +2,20 @@
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
-from sqlalchemy import or_, select
+from sqlalchemy import select
 
 from forms.declaration import DeclarationStartForm
 from forms.fields import choices
-from forms.project import PrerequisiteForm, ProjectEditForm, VersionForm
+from forms.project import MaturityActionForm, PrerequisiteForm, ProjectEditForm, VersionForm
 
-from .. import operations, vocab
+from .. import maturity, operations, vocab
 from ..audit import events_of
 from ..errors import OperationError
 from ..extensions import db
-from ..models import Declaration, District, FundingProgram, Prerequisite, Project
+from ..library import library_query
+from ..models import District, FundingProgram, Prerequisite, Project
 from ..operations import PROJECT_FIELDS
-from ..permissions import project_or_404, scope_projects
+from ..permissions import project_or_404
 from . import form_status
 
 bp = Blueprint("projects", __name__, url_prefix="/projects")
@@ -37,31 +38,9 @@ def index():
     """The library with filters by district, category, maturity, declaration stage and text."""
     filters = {k: request.args.get(k, "").strip() for k in ("category", "maturity", "stage", "q")}
     district_id = _int_arg("district")
-    query = scope_projects(select(Project), current_user)
-    if district_id and not current_user.is_district_user:
-        query = query.where(Project.district_id == district_id)
-    if filters["category"] in vocab.CATEGORIES:
-        query = query.where(Project.category == filters["category"])
-    if filters["maturity"] in vocab.MATURITIES:
-        query = query.where(Project.maturity == filters["maturity"])
-    if filters["stage"] in vocab.STAGES:
-        query = query.where(
-            Project.id.in_(
-                select(Declaration.project_id).where(Declaration.stage == filters["stage"])
-            )
-        )
-    if filters["q"]:
-        pattern = f"%{filters['q']}%"
-        query = query.where(
-            or_(
-                Project.name.ilike(pattern),
-                Project.applicant_unit.ilike(pattern),
-                Project.content.ilike(pattern),
-                Project.code.ilike(pattern),
-            )
-        )
+    query = library_query(request.args, current_user)
     page = db.paginate(
-        query.order_by(Project.updated_at.desc(), Project.id.desc()),
+        query,
         per_page=PER_PAGE,
         error_out=False,
     )
@@ -98,6 +77,7 @@ def _render_detail(
     project: Project,
     *,
     prerequisite_form: PrerequisiteForm | None = None,
+    maturity_form: MaturityActionForm | None = None,
     error: str | None = None,
     status: int = 200,
 ):
@@ -106,6 +86,9 @@ def _render_detail(
         "projects/detail.html",
         project=project,
         events=events,
+        maturity_allowed=maturity.allowed_triggers(project, current_user),
+        maturity_form=maturity_form or MaturityActionForm(formdata=None, version=project.version),
+        reason_required=maturity.REASON_REQUIRED,
         prerequisite_form=prerequisite_form or PrerequisiteForm(formdata=None),
         start_form=_start_form(project),
         delete_form=VersionForm(formdata=None),
@@ -159,6 +142,40 @@ def edit(project_id: int):
         flash("项目已保存", "success")
         return redirect(url_for("projects.detail", project_id=project.id))
     return render_template("projects/form.html", form=form, project=project), form_status(form)
+
+
+@bp.route("/<int:project_id>/maturity", methods=["POST"])
+def change_maturity(project_id: int):
+    """纳入储备, 开工, 竣工, 验收, 出库 or 恢复入库; one transaction each."""
+    project = project_or_404(project_id, current_user)
+    form = MaturityActionForm()
+    if not form.validate_on_submit():
+        if form.reason.errors and not (form.action.errors or form.version.errors):
+            return _render_detail(
+                project, maturity_form=form, error=";".join(form.reason.errors), status=422
+            )
+        return _render_detail(
+            project, maturity_form=form, error="请求无效,请刷新页面后重试", status=400
+        )
+    try:
+        operations.change_maturity(
+            project,
+            form.action.data,
+            actor=current_user,
+            reason=form.reason.data or "",
+            expected_version=int(form.version.data),
+        )
+        db.session.commit()
+    except OperationError as error:
+        # Keep the reason the user typed; nothing of theirs is saved or lost.
+        db.session.rollback()
+        project = project_or_404(project_id, current_user)
+        return _render_detail(project, maturity_form=form, error=error.message, status=error.status)
+    flash(
+        f"已{vocab.MATURITY_ACTIONS[form.action.data]}:项目成熟度现为「{project.maturity_label}」",
+        "success",
+    )
+    return redirect(url_for("projects.detail", project_id=project.id) + "#maturity")
 
 
 @bp.route("/<int:project_id>/prerequisites", methods=["POST"])
