@@ -1,5 +1,16 @@
 """Errors a user can cause, each with a Chinese message and the HTTP status it answers with."""
 
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """Why a workflow action may not happen: wrong ``stage``, wrong ``role``, or failed
+    ``guard``s; the operation turns it into a 409, a 403 or a 422."""
+
+    kind: str
+    reasons: list[str]
+
 
 class OperationError(Exception):
     """A request the domain refuses; the message is shown to the user as is."""

@@ -13,6 +13,7 @@ from decimal import Decimal, InvalidOperation
 from transitions import Machine
 
 from . import maturity, vocab
+from .errors import Refusal
 from .extensions import db
 from .models import AuditEvent, Declaration, ReviewOpinion, User
 from .rules import missing_for_submission
@@ -236,14 +237,6 @@ def step_for(trigger: str, decl: Declaration) -> Step | None:
         if step.branch is None or step.branch(decl) == step.branch_value:
             return step
     return None
-
-
-@dataclass(frozen=True)
-class Refusal:
-    """Why an action may not happen: wrong ``stage``, wrong ``role``, or failed ``guard``s."""
-
-    kind: str
-    reasons: list[str]
 
 
 def check_action(decl: Declaration, trigger: str, actor: User, ctx: Context) -> Refusal | None:

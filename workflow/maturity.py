@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from transitions import Machine
 
 from . import vocab
+from .errors import Refusal
 from .extensions import db
 from .models import AuditEvent, Project, User
 from .types import utcnow
@@ -108,14 +109,6 @@ REASON_REQUIRED = frozenset(s.trigger for s in TRANSITIONS if has_reason in s.gu
 def step_for(trigger: str, maturity: str) -> Step | None:
     """The table row a trigger takes from a maturity, if any."""
     return next((s for s in TRANSITIONS if s.trigger == trigger and maturity in s.sources), None)
-
-
-@dataclass(frozen=True)
-class Refusal:
-    """Why a change may not happen: wrong ``stage``, wrong ``role``, or failed ``guard``s."""
-
-    kind: str
-    reasons: list[str]
 
 
 def check_action(project: Project, trigger: str, actor: User, ctx: Context) -> Refusal | None:
