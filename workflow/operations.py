@@ -9,6 +9,7 @@ import logging
 import secrets
 from contextlib import contextmanager
 from datetime import date, datetime, timedelta
+from typing import NoReturn
 from zoneinfo import ZoneInfo
 
 import filetype
@@ -20,7 +21,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from . import machine, maturity, vocab
 from .audit import column_changes, record
-from .errors import STALE_MESSAGE, Conflict, Invalid, NotPermitted
+from .errors import STALE_MESSAGE, Conflict, Invalid, NotPermitted, Refusal
 from .extensions import db
 from .models import (
     ApiToken,
@@ -144,6 +145,12 @@ def _refuse_while_under_review(project: Project) -> None:
         raise Conflict("该项目有正在审核中的申报,审核结束或退回后才能修改项目信息")
 
 
+def _refuse(refusal: Refusal, action_label: str) -> NoReturn:
+    """Raise what a workflow refusal means: 409 wrong stage, 403 wrong role, 422 failed guard."""
+    error = {"stage": Conflict, "role": NotPermitted, "guard": Invalid}[refusal.kind]
+    raise error(f"无法执行「{action_label}」:{';'.join(refusal.reasons)}", reasons=refusal.reasons)
+
+
 def _require_district_staff(actor: User, district_id: int) -> None:
     if actor.role != "district_staff":
         raise NotPermitted("只有区县填报员可以填报项目和申报")
@@ -255,13 +262,7 @@ def change_maturity(
     context = maturity.Context(reason=reason or "")
     refusal = maturity.check_action(project, trigger, actor, context)
     if refusal is not None:
-        error = {"stage": Conflict, "role": NotPermitted, "guard": Invalid}[refusal.kind]
-        raise error(
-            "无法执行「{}」:{}".format(
-                vocab.MATURITY_ACTIONS.get(trigger, trigger), ";".join(refusal.reasons)
-            ),
-            reasons=refusal.reasons,
-        )
+        _refuse(refusal, vocab.MATURITY_ACTIONS.get(trigger, trigger))
     with _stale_is_conflict(project, expected_version):
         if not maturity.fire(project, trigger, actor=actor, context=context):
             # The guards passed a moment ago; only a concurrent change can make the machine refuse.
@@ -355,13 +356,7 @@ def act_on_declaration(
     context = workflow_context(comment, approval)
     refusal = machine.check_action(decl, trigger, actor, context)
     if refusal is not None:
-        error = {"stage": Conflict, "role": NotPermitted, "guard": Invalid}[refusal.kind]
-        raise error(
-            "无法执行「{}」:{}".format(
-                vocab.ACTIONS.get(trigger, trigger), ";".join(refusal.reasons)
-            ),
-            reasons=refusal.reasons,
-        )
+        _refuse(refusal, vocab.ACTIONS.get(trigger, trigger))
     with _stale_is_conflict(decl, expected_version):
         if not machine.fire(decl, trigger, actor=actor, context=context):
             # The guards passed a moment ago; only a concurrent change can make the machine refuse.
