@@ -223,6 +223,8 @@ class Project(db.Model):
     is_key: Mapped[bool] = mapped_column(Boolean, default=False)
     contact_name: Mapped[str] = mapped_column(String(50), default="")
     contact_mobile: Mapped[str] = mapped_column(String(11), default="")
+    # Why the project was kept although the overlap guard found a similar one (workflow/overlap.py).
+    overlap_reason: Mapped[str | None] = mapped_column(Text)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
@@ -237,6 +239,7 @@ class Project(db.Model):
     declarations: Mapped[list["Declaration"]] = relationship(
         back_populates="project", order_by="Declaration.id"
     )
+    reserve_entry: Mapped["ReserveEntry | None"] = relationship(back_populates="project")
 
     @property
     def category_label(self) -> str:
@@ -320,11 +323,16 @@ class Declaration(db.Model):
     approval_doc_number: Mapped[str | None] = mapped_column(String(100))
     approved_amount: Mapped[Decimal | None] = mapped_column(Money())
     approved_on: Mapped[date | None] = mapped_column(Date)
+    # A re-declaration starts from an earlier declaration of the same project (workflow/reserve.py).
+    previous_id: Mapped[int | None] = mapped_column(ForeignKey("declarations.id"))
+    # Why it was declared although the overlap guard warned (workflow/overlap.py).
+    overlap_reason: Mapped[str | None] = mapped_column(Text)
 
     __mapper_args__ = {"version_id_col": version}
 
     project: Mapped[Project] = relationship(back_populates="declarations")
     program: Mapped[FundingProgram] = relationship()
+    previous: Mapped["Declaration | None"] = relationship(remote_side=[id])
     created_by: Mapped[User | None] = relationship()
     attachments: Mapped[list["Attachment"]] = relationship(
         back_populates="declaration", order_by="Attachment.id"
@@ -441,6 +449,234 @@ class Dossier(db.Model):
             self.declaration_version == decl.version
             and self.project_version == decl.project.version
         )
+
+
+class Notification(db.Model):
+    """A message to one user (reminders, warnings, invitations), shown in their 待办."""
+
+    __tablename__ = "notifications"
+    __table_args__ = (
+        _one_of("kind", vocab.NOTIFICATION_KINDS),
+        # A scheduled job may run twice; the key makes each reminder arrive once.
+        UniqueConstraint("user_id", "dedupe_key", name="uq_notification_once"),
+        Index("ix_notifications_user_unread", "user_id", "read_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    kind: Mapped[str] = mapped_column(String(40))
+    title: Mapped[str] = mapped_column(String(200))
+    body: Mapped[str] = mapped_column(Text, default="")
+    link: Mapped[str] = mapped_column(String(300), default="")
+    dedupe_key: Mapped[str | None] = mapped_column(String(120))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    read_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    user: Mapped[User] = relationship()
+
+    @property
+    def kind_label(self) -> str:
+        return vocab.label(vocab.NOTIFICATION_KINDS, self.kind)
+
+
+call_districts = db.Table(
+    "collection_call_districts",
+    db.Column("call_id", ForeignKey("collection_calls.id"), primary_key=True),
+    db.Column("district_id", ForeignKey("districts.id"), primary_key=True),
+)
+
+
+class CollectionCall(db.Model):
+    """A call for projects (征集通知) sent by the city to some districts, with a deadline."""
+
+    __tablename__ = "collection_calls"
+    __table_args__ = (
+        _one_of("purpose", vocab.CALL_PURPOSES),
+        _one_of("status", vocab.CALL_STATUSES),
+        CheckConstraint(
+            "purpose <> 'program' OR program_id IS NOT NULL", name="program_call_has_program"
+        ),
+        CheckConstraint("remind_working_days >= 0", name="remind_working_days_not_negative"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    title: Mapped[str] = mapped_column(String(200))
+    purpose: Mapped[str] = mapped_column(String(20))
+    program_id: Mapped[int | None] = mapped_column(ForeignKey("funding_programs.id"))
+    year: Mapped[int] = mapped_column(Integer)
+    notice: Mapped[str] = mapped_column(Text, default="")
+    deadline: Mapped[date] = mapped_column(Date)
+    # Reminders go out this many Chinese working days before the deadline (workflow/workdays.py).
+    remind_working_days: Mapped[int] = mapped_column(Integer, default=3)
+    status: Mapped[str] = mapped_column(String(20), default="open")
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    version: Mapped[int] = mapped_column(Integer, nullable=False)
+
+    __mapper_args__ = {"version_id_col": version}
+
+    program: Mapped[FundingProgram | None] = relationship()
+    districts: Mapped[list[District]] = relationship(
+        secondary=call_districts, order_by="District.sort_order, District.code"
+    )
+    proposals: Mapped[list["CallProposal"]] = relationship(
+        back_populates="call", order_by="CallProposal.id"
+    )
+
+    @property
+    def purpose_label(self) -> str:
+        return vocab.label(vocab.CALL_PURPOSES, self.purpose)
+
+    @property
+    def status_label(self) -> str:
+        return vocab.label(vocab.CALL_STATUSES, self.status)
+
+
+class CallProposal(db.Model):
+    """A district's answer to a call: one project, drafted, proposed, then accepted or not."""
+
+    __tablename__ = "call_proposals"
+    __table_args__ = (
+        _one_of("status", vocab.PROPOSAL_STATUSES),
+        UniqueConstraint("call_id", "project_id", name="uq_call_proposal_project"),
+        Index("ix_call_proposals_call_district", "call_id", "district_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    call_id: Mapped[int] = mapped_column(ForeignKey("collection_calls.id"))
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id"), index=True)
+    # The project's district, kept here so the board counts by district in one query.
+    district_id: Mapped[int] = mapped_column(ForeignKey("districts.id"))
+    status: Mapped[str] = mapped_column(String(20), default="draft")
+    note: Mapped[str] = mapped_column(Text, default="")
+    decision_comment: Mapped[str | None] = mapped_column(Text)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    proposed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    version: Mapped[int] = mapped_column(Integer, nullable=False)
+
+    __mapper_args__ = {"version_id_col": version}
+
+    call: Mapped[CollectionCall] = relationship(back_populates="proposals")
+    project: Mapped[Project] = relationship()
+    district: Mapped[District] = relationship()
+    decided_by: Mapped[User | None] = relationship(foreign_keys=[decided_by_id])
+
+    @property
+    def status_label(self) -> str:
+        return vocab.label(vocab.PROPOSAL_STATUSES, self.status)
+
+
+class ReserveEntry(db.Model):
+    """A project's line in the three-year rolling reserve plan (储备库)."""
+
+    __tablename__ = "reserve_entries"
+    __table_args__ = (
+        CheckConstraint("priority IN (1, 2, 3)", name="priority_valid"),
+        Index("ix_reserve_entries_declare_year", "declare_year"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id"), unique=True)
+    declare_year: Mapped[int] = mapped_column(Integer)
+    start_year: Mapped[int] = mapped_column(Integer)
+    # The funds the project plans to ask for (万元).
+    planned_amount: Mapped[Decimal | None] = mapped_column(Money())
+    priority: Mapped[int] = mapped_column(Integer, default=2)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    version: Mapped[int] = mapped_column(Integer, nullable=False)
+
+    __mapper_args__ = {"version_id_col": version}
+
+    project: Mapped[Project] = relationship(back_populates="reserve_entry")
+
+    @property
+    def priority_label(self) -> str:
+        return vocab.RESERVE_PRIORITIES.get(self.priority, str(self.priority))
+
+
+class ReserveAdjustment(db.Model):
+    """A requested change to the reserve plan (调入/调出/调整), applied once the city approves."""
+
+    __tablename__ = "reserve_adjustments"
+    __table_args__ = (
+        _one_of("kind", vocab.ADJUSTMENT_KINDS),
+        _one_of("status", vocab.ADJUSTMENT_STATUSES),
+        _one_of("reason_code", vocab.RESERVE_REASONS),
+        Index("ix_reserve_adjustments_status", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    # The plan values asked for: declare_year, start_year, planned_amount, priority, is_key.
+    changes: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    # The plan values when the request was made, so the decision shows what it changes.
+    before: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
+    reason_code: Mapped[str] = mapped_column(String(40))
+    reason: Mapped[str] = mapped_column(Text, default="")
+    status: Mapped[str] = mapped_column(String(20), default="pending")
+    requested_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    requested_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    decision_comment: Mapped[str | None] = mapped_column(Text)
+    version: Mapped[int] = mapped_column(Integer, nullable=False)
+
+    __mapper_args__ = {"version_id_col": version}
+
+    project: Mapped[Project] = relationship()
+    requested_by: Mapped[User | None] = relationship(foreign_keys=[requested_by_id])
+    decided_by: Mapped[User | None] = relationship(foreign_keys=[decided_by_id])
+
+    @property
+    def kind_label(self) -> str:
+        return vocab.label(vocab.ADJUSTMENT_KINDS, self.kind)
+
+    @property
+    def status_label(self) -> str:
+        return vocab.label(vocab.ADJUSTMENT_STATUSES, self.status)
+
+    @property
+    def reason_label(self) -> str:
+        return vocab.label(vocab.RESERVE_REASONS, self.reason_code)
+
+
+class ReserveSnapshot(db.Model):
+    """The reserve plan as it stood at one cycle, frozen for later comparison."""
+
+    __tablename__ = "reserve_snapshots"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    label: Mapped[str] = mapped_column(String(100))
+    taken_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    taken_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    # One plain dict per plan line: project id, code, name, district, years, amount, priority, key.
+    entries: Mapped[list[dict[str, Any]]] = mapped_column(JSONType, default=list)
+
+    taken_by: Mapped[User | None] = relationship()
+
+
+class ProgramInvitation(db.Model):
+    """The city's invitation to a district to declare one reserve project to an open program."""
+
+    __tablename__ = "program_invitations"
+    __table_args__ = (
+        UniqueConstraint("program_id", "project_id", name="uq_invitation_program_project"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    program_id: Mapped[int] = mapped_column(ForeignKey("funding_programs.id"), index=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id"), index=True)
+    message: Mapped[str] = mapped_column(Text, default="")
+    invited_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    invited_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    program: Mapped[FundingProgram] = relationship()
+    project: Mapped[Project] = relationship()
+    invited_by: Mapped[User | None] = relationship()
 
 
 class AuditEvent(db.Model):

@@ -452,7 +452,7 @@ def dossier_job_id(decl: Declaration) -> str:
     return f"dossier-{decl.id}-d{decl.version}-p{decl.project.version}"
 
 
-def _insert_ignoring_duplicates(model):
+def insert_ignoring_duplicates(model):
     """INSERT .. ON CONFLICT DO NOTHING on the two backends the app supports."""
     dialect = db.session.get_bind().dialect.name
     insert = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}[dialect]
@@ -477,7 +477,7 @@ def request_dossier(decl: Declaration, *, actor: User) -> tuple[Dossier, bool]:
         # INSERT .. ON CONFLICT DO NOTHING rather than a SAVEPOINT: on SQLite, pysqlite lets the
         # RELEASE of a first savepoint commit the whole transaction behind the caller's back.
         inserted = db.session.execute(
-            _insert_ignoring_duplicates(Dossier)
+            insert_ignoring_duplicates(Dossier)
             .values(
                 declaration_id=decl.id,
                 declaration_version=decl.version,

@@ -117,6 +117,58 @@ DOSSIER_STATUSES = {
 }
 
 
+# Collection calls (征集通知): the city asks districts for projects, for a program or the reserve.
+CALL_PURPOSES = {"program": "专项申报征集", "reserve": "年度储备征集"}
+CALL_STATUSES = {"open": "征集中", "closed": "已截止"}
+# A district's answer to a call: a project it drafts, then proposes; the city accepts or declines.
+PROPOSAL_STATUSES = {
+    "draft": "草稿",
+    "proposed": "已报送",
+    "accepted": "已采纳",
+    "declined": "未采纳",
+}
+
+# The rolling reserve (储备库): a three-year plan changed only through approved adjustments.
+RESERVE_PRIORITIES = {1: "高", 2: "中", 3: "低"}
+ADJUSTMENT_KINDS = {"admit": "调入", "remove": "调出", "change": "调整"}
+ADJUSTMENT_STATUSES = {"pending": "待市级审批", "approved": "已批准", "rejected": "未批准"}
+# Why a plan changed; each reason code belongs to the kinds of adjustment it can explain.
+RESERVE_REASONS = {
+    "newly_planned": "新谋划项目",
+    "prerequisites_ready": "前期要件基本完备",
+    "not_funded": "申报未获支持,继续储备",
+    "policy_fit": "符合新出台政策方向",
+    "funded": "已获资金支持",
+    "cancelled": "项目取消或终止",
+    "duplicate": "重复入库",
+    "conditions_lacking": "建设条件不具备",
+    "schedule_changed": "建设或申报计划调整",
+    "amount_changed": "投资或资金需求变化",
+    "priority_changed": "优先级调整",
+    "policy_changed": "政策或支持方向变化",
+    "other": "其他",
+}
+REASONS_BY_ADJUSTMENT = {
+    "admit": ("newly_planned", "prerequisites_ready", "not_funded", "policy_fit", "other"),
+    "remove": ("funded", "cancelled", "duplicate", "conditions_lacking", "other"),
+    "change": (
+        "schedule_changed",
+        "amount_changed",
+        "priority_changed",
+        "policy_changed",
+        "other",
+    ),
+}
+
+NOTIFICATION_KINDS = {
+    "call_opened": "征集通知",
+    "call_reminder": "征集截止提醒",
+    "prerequisite_expiring": "要件到期预警",
+    "invitation": "申报邀请",
+    "adjustment_decided": "储备调整审批结果",
+}
+
+
 def label(table: dict[str, str], code: str | None) -> str:
     """The Chinese label for a code, or the code itself when the table does not know it."""
     if code is None:

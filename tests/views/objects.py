@@ -8,7 +8,7 @@ from flask import url_for
 from sqlalchemy import func, select
 
 from tests import factories
-from workflow import operations
+from workflow import notifications, operations
 from workflow.extensions import db
 from workflow.models import (
     Attachment,
@@ -16,6 +16,7 @@ from workflow.models import (
     Declaration,
     Dossier,
     FundingProgram,
+    Notification,
     Prerequisite,
     Project,
 )
@@ -33,6 +34,7 @@ class Objects:
     dossier: Dossier
     program: FundingProgram
     other_program: FundingProgram
+    notification: Notification
 
 
 def yandu_objects(world) -> Objects:
@@ -44,6 +46,7 @@ def yandu_objects(world) -> Objects:
     file_name = f"dossier-{dossier.id}.pdf"
     atomic_write(dossier_path(file_name), factories.pdf_bytes())
     dossier.status, dossier.file_name, dossier.page_count = "ready", file_name, 1
+    notifications.notify([world.staff], "call_reminder", "征集即将截止", link="/inbox")
     db.session.commit()
     return Objects(
         project=project,
@@ -53,6 +56,7 @@ def yandu_objects(world) -> Objects:
         dossier=dossier,
         program=world.program,
         other_program=factories.program(title="另一个开放批次"),
+        notification=db.session.scalars(select(Notification)).one(),
     )
 
 
@@ -81,6 +85,8 @@ class Route:
     params: Callable[[Objects], dict]
     data: Callable[[Objects], dict] | None = None
     owner_status: int = 200
+    # Which user of the World the route is meant for (tests sign this one in).
+    who: str = "staff"
 
     @property
     def id(self) -> str:
@@ -171,10 +177,23 @@ DISTRICT_ROUTES = (
 
 # Routes that name an object every signed-in user shares (funding programs are city-wide).
 SHARED_ROUTES = (
-    Route("programs.detail", "GET", lambda o: {"program_id": o.program.id}),
-    Route("programs.edit", "GET", lambda o: {"program_id": o.program.id}),
-    Route("programs.edit", "POST", lambda o: {"program_id": o.program.id}, lambda o: {}),
-    Route("exports.program_summary", "GET", lambda o: {"program_id": o.program.id}),
+    Route("programs.detail", "GET", lambda o: {"program_id": o.program.id}, who="city"),
+    Route("programs.edit", "GET", lambda o: {"program_id": o.program.id}, who="city"),
+    Route(
+        "programs.edit", "POST", lambda o: {"program_id": o.program.id}, lambda o: {}, who="city"
+    ),
+    Route("exports.program_summary", "GET", lambda o: {"program_id": o.program.id}, who="city"),
+)
+
+# Routes that name an object of one user (their messages); anyone else gets 404.
+USER_ROUTES = (
+    Route(
+        "inbox.read_notification",
+        "POST",
+        lambda o: {"notification_id": o.notification.id},
+        lambda o: {},
+        302,
+    ),
 )
 
 # Routes without an object in their URL that take a POST.
@@ -184,6 +203,7 @@ PLAIN_POST_ROUTES = (
     Route("projects.create", "POST", lambda o: {}, lambda o: {"name": "新项目"}),
     Route("programs.create", "POST", lambda o: {}, lambda o: {"title": "新批次"}),
     Route("exports.import_projects", "POST", lambda o: {}, lambda o: {}),
+    Route("inbox.read_all_notifications", "POST", lambda o: {}, lambda o: {}),
 )
 
 

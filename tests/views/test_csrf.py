@@ -9,13 +9,18 @@ from tests.views.objects import (
     DISTRICT_ROUTES,
     PLAIN_POST_ROUTES,
     SHARED_ROUTES,
+    USER_ROUTES,
     call,
     snapshot,
     yandu_objects,
 )
 from workflow.extensions import csrf
 
-POST_ROUTES = [r for r in DISTRICT_ROUTES + SHARED_ROUTES + PLAIN_POST_ROUTES if r.method == "POST"]
+POST_ROUTES = [
+    r
+    for r in DISTRICT_ROUTES + SHARED_ROUTES + USER_ROUTES + PLAIN_POST_ROUTES
+    if r.method == "POST"
+]
 # Views that take a POST without a token; none should.
 EXEMPT: set[str] = set()
 
@@ -85,8 +90,7 @@ def test_login_without_a_token_is_refused(world, client):
 @pytest.mark.parametrize("token", [None, "forged-token"], ids=["missing", "forged"])
 def test_a_post_without_the_token_is_refused(world, client, route, token):
     objects = yandu_objects(world)
-    who = world.city if route.endpoint.startswith("programs.") else world.staff
-    sign_in(client, who)
+    sign_in(client, getattr(world, route.who))
     before = snapshot()
     extra = {"csrf_token": token} if token else {}
     response = call(client, route, objects, **extra)

@@ -10,13 +10,14 @@ from tests.views.objects import (
     DISTRICT_ROUTES,
     PLAIN_POST_ROUTES,
     SHARED_ROUTES,
+    USER_ROUTES,
     call,
     snapshot,
     url,
     yandu_objects,
 )
 
-ALL_ROUTES = DISTRICT_ROUTES + SHARED_ROUTES
+ALL_ROUTES = DISTRICT_ROUTES + SHARED_ROUTES + USER_ROUTES
 
 
 def _methods(rule) -> set[str]:
@@ -24,7 +25,7 @@ def _methods(rule) -> set[str]:
 
 
 def test_every_route_with_an_object_id_is_in_the_table(app):
-    """A new route that takes an id must be added to DISTRICT_ROUTES or SHARED_ROUTES."""
+    """A new route that takes an id must be added to one of the tables of tests/views/objects.py."""
     tabled = {(r.endpoint, r.method) for r in ALL_ROUTES}
     in_app = {
         (rule.endpoint, method)
@@ -140,6 +141,7 @@ def test_signed_out_users_are_sent_to_the_login_page(world, client, app):
         "attachment_id": objects.attachment.id,
         "dossier_id": objects.dossier.id,
         "program_id": objects.program.id,
+        "notification_id": objects.notification.id,
     }
     before = snapshot()
     seen = 0

@@ -3,13 +3,14 @@
 from dataclasses import dataclass
 from datetime import date
 
-from flask import Blueprint, redirect, render_template, url_for
+from flask import Blueprint, abort, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 from sqlalchemy import func, select
 from sqlalchemy.orm import joinedload
 
+from .. import notifications
 from ..extensions import db
-from ..models import Declaration, Dossier, FundingProgram, Project
+from ..models import Declaration, Dossier, FundingProgram, Notification, Project
 from ..operations import local_today
 from ..permissions import scope_declarations, scope_projects
 
@@ -77,9 +78,34 @@ def index():
     )
     return render_template(
         "inbox/index.html",
+        messages=notifications.unread_of(current_user),
+        unread=notifications.unread_count(current_user),
         tasks=tasks,
         today=today,
         open_programs=open_programs,
         dossiers=dossiers,
         counts=counts,
     )
+
+
+@bp.route("/notifications/<int:notification_id>/read", methods=["POST"])
+@login_required
+def read_notification(notification_id: int):
+    """Mark one message read and follow its link (only the receiver's own messages)."""
+    message = db.session.get(Notification, notification_id)
+    if message is None or message.user_id != current_user.id:
+        abort(404)
+    notifications.mark_read(current_user, notification_id)
+    db.session.commit()
+    if request.form.get("follow") and message.link.startswith("/"):
+        return redirect(message.link)
+    return redirect(url_for("inbox.index"))
+
+
+@bp.route("/notifications/read-all", methods=["POST"])
+@login_required
+def read_all_notifications():
+    """Mark every message of the signed-in user read."""
+    notifications.mark_read(current_user)
+    db.session.commit()
+    return redirect(url_for("inbox.index"))
