@@ -1,12 +1,71 @@
 """The project library (项目库): the one query behind its page and its export."""
 
 from collections.abc import Mapping
+from dataclasses import dataclass
+from math import ceil
 
-from sqlalchemy import Select, or_, select
+from sqlalchemy import Select, func, or_, select
+from sqlalchemy.orm import joinedload
 
 from . import vocab
+from .extensions import db
 from .models import Declaration, Project, User
 from .permissions import scope_projects
+
+# A text search counts its matches only up to this many. A city-wide search for a common
+# two-character term (数据, 平台) matches tens of thousands of projects; counting them exactly
+# costs more than finding the page, and nobody pages through more than this — they narrow the
+# search instead. Lists without a search term keep their exact total.
+SEARCH_COUNT_CAP = 1000
+
+
+@dataclass(frozen=True)
+class LibraryPage:
+    """One page of the library, with a total that may be a lower bound (``capped``)."""
+
+    items: list[Project]
+    page: int
+    per_page: int
+    total: int
+    capped: bool
+
+    @property
+    def pages(self) -> int:
+        return max(1, ceil(self.total / self.per_page))
+
+    @property
+    def has_prev(self) -> bool:
+        return self.page > 1
+
+    @property
+    def has_next(self) -> bool:
+        return self.page < self.pages
+
+    @property
+    def prev_num(self) -> int:
+        return self.page - 1
+
+    @property
+    def next_num(self) -> int:
+        return self.page + 1
+
+
+def library_page(args: Mapping[str, str], user: User, *, per_page: int) -> LibraryPage:
+    """The page of the library the request asks for (``page``), newest change first."""
+    raw_page = (args.get("page") or "").strip()
+    page = int(raw_page) if raw_page.isdigit() and int(raw_page) > 0 else 1
+    query = library_query(args, user)
+    ids = query.with_only_columns(Project.id).order_by(None)
+    searching = bool((args.get("q") or "").strip())
+    if searching:
+        ids = ids.limit(SEARCH_COUNT_CAP + 1)
+    counted = db.session.scalar(select(func.count()).select_from(ids.subquery()))
+    capped = searching and counted > SEARCH_COUNT_CAP
+    total = min(counted, SEARCH_COUNT_CAP) if searching else counted
+    items = db.session.scalars(
+        query.options(joinedload(Project.district)).limit(per_page).offset((page - 1) * per_page)
+    ).all()
+    return LibraryPage(list(items), page, per_page, total, capped)
 
 
 def library_query(args: Mapping[str, str], user: User) -> Select:

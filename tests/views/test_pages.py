@@ -11,6 +11,7 @@ from tests import factories
 from tests.factories import act
 from tests.views.html import facts, has_cjk, page
 from tests.views.objects import snapshot, yandu_objects
+from workflow import library as library_module
 from workflow.extensions import db
 from workflow.models import Declaration, FundingProgram, Project
 from workflow.operations import local_today
@@ -775,3 +776,31 @@ def test_a_closed_program_is_named_as_what_blocks_the_submission(
     reviewer = page(login(world.reviewer).get(f"/declarations/{decl.id}"))
     assert "材料已齐全,可以提交。" in reviewer.by_id("completeness").text
     assert reviewer.by_id("actions") is None
+
+
+def test_a_broad_search_shows_a_capped_total_and_asks_to_narrow_it(
+    world, login, make_project, monkeypatch
+):
+    monkeypatch.setattr(library_module, "SEARCH_COUNT_CAP", 3)
+    for n in range(5):
+        make_project(world.yandu, name=f"智慧城市平台{n}")
+    make_project(world.yandu, name="另一个项目")
+    client = login(world.city)
+    shown = page(client.get("/projects", query_string={"q": "平台"}))
+    assert "共 3+ 条" in shown.text
+    assert "超过 3 条" in shown.text and "请增加筛选条件" in shown.text
+    assert len(shown.rows("projects")) == 5  # the page itself is not cut, only the count
+    # Without a search term the total stays exact.
+    plain = page(client.get("/projects"))
+    assert "共 6 条" in plain.text and "请增加筛选条件" not in plain.text
+    # A narrow search below the cap gets its exact total.
+    narrow = page(client.get("/projects", query_string={"q": "平台4"}))
+    assert "共 1 条" in narrow.text and "+" not in narrow.text.split("共 1")[1][:3]
+
+
+def test_library_pages_past_the_end_are_empty_not_errors(world, login, make_project):
+    make_project(world.yandu, name="唯一的项目")
+    client = login(world.city)
+    shown = page(client.get("/projects", query_string={"page": 9}))
+    assert "没有符合条件的项目" in shown.text
+    assert page(client.get("/projects", query_string={"page": "x"})).rows("projects")
