@@ -14,6 +14,13 @@ class DeclarationStartForm(BaseForm):
     """Pick an open program to declare a project to."""
 
     program_id = SelectField("申报批次", coerce=int, validators=[DataRequired("请选择申报批次")])
+    # Asked for only when the overlap guard warns (workflow/overlap.py); the operation decides.
+    overlap_reason = TextAreaField(
+        "继续的理由",
+        filters=[strip],
+        validators=[Length(max=2000)],
+        description="说明为何不属于重复或交叉申报,将记入变更记录并打印在申报材料中",
+    )
 
 
 class DeclarationEditForm(BaseForm):

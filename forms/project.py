@@ -75,6 +75,13 @@ class ProjectEditForm(BaseForm):
     is_key = BooleanField("重点项目")
     contact_name = StringField("联系人", filters=[strip], validators=[Length(max=50)])
     contact_mobile = StringField("联系电话(手机)", filters=[strip], validators=[Optional(), mobile])
+    # Asked for only when the overlap guard warns (workflow/overlap.py); the operation decides.
+    overlap_reason = TextAreaField(
+        "继续的理由",
+        filters=[strip],
+        validators=[Length(max=2000)],
+        description="说明为何不属于重复或交叉申报,将记入变更记录并打印在申报材料中",
+    )
     version = HiddenField()
 
     def __init__(self, *args, **kwargs):

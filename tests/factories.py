@@ -1,5 +1,6 @@
 """Builders of valid domain objects for tests; each commits and returns what it made."""
 
+import hashlib
 import io
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -97,7 +98,9 @@ def project(district: District, **overrides) -> Project:
     region = district.code if district.code.isdigit() else "320900"
     values = dict(
         code=f"2025-{region}-65-01-{n % 1000000:06d}",
-        name=f"测试项目{n}",
+        # A digest keeps names of neighbouring numbers apart for the overlap guard (≥ 90 similar
+        # names in one district warn), as real projects' names are.
+        name=f"测试项目{n}-{hashlib.sha256(str(n).encode()).hexdigest()[:10]}",
         district=district,
         applicant_unit="盐城测试科技有限公司",
         applicant_uscc=credit_code(n),
@@ -147,8 +150,9 @@ def declaration(project: Project, program: FundingProgram, *, by: User, **overri
         "requested_amount": Decimal("300.00"),
         "form_data": {f["name"]: "已填写" for f in program.form_fields},
     }
+    reason = overrides.pop("overlap_reason", None)
     values.update(overrides)
-    decl = operations.create_declaration(project, program, values, actor=by)
+    decl = operations.create_declaration(project, program, values, actor=by, overlap_reason=reason)
     for kind in program.required_attachments:
         operations.add_attachment(
             decl, kind=kind, filename=f"{kind}.pdf", content=pdf_bytes(), actor=by

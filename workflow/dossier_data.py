@@ -58,6 +58,15 @@ def dossier_data(decl: Declaration) -> dict:
             "contact_name": project.contact_name,
             "contact_mobile": project.contact_mobile,
         },
+        # Why the overlap guard was overridden (workflow/overlap.py), printed as its own block.
+        "overlap_reasons": [
+            {"label": label_text, "reason": reason}
+            for label_text, reason in (
+                ("项目入库时", project.overlap_reason),
+                ("本次申报时", decl.overlap_reason),
+            )
+            if reason
+        ],
         "funding": funding,
         "funding_total": money(project.funding_sum() if total is None else total),
         "declaration": {

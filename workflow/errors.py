@@ -55,3 +55,21 @@ class Invalid(OperationError):
 STALE_MESSAGE = (
     "该记录已被他人修改(您看到的是第 {seen} 版,当前为第 {current} 版),请刷新页面后重试。"
 )
+
+
+class OverlapWarning(Conflict):
+    """The overlap guard found likely duplicates (``warnings``); going on needs a written reason.
+
+    A 409 like other conflicts with what the library already holds, with its own code
+    ``overlap``: the same request sent again with ``overlap_reason`` goes through.
+    """
+
+    code = "overlap"
+
+    def __init__(self, message: str, *, warnings: list):
+        super().__init__(
+            message,
+            reasons=[w.message for w in warnings],
+            fields={"overlap_reason": "发现可能重复或交叉申报的项目,继续须填写理由"},
+        )
+        self.warnings = warnings

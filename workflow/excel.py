@@ -4,6 +4,11 @@ An import is all or nothing: every row is converted and checked with the same ru
 project form and the API (``rules.project_field_errors``); if any row is wrong nothing is
 created and the caller shows the row-by-row report. Otherwise every project goes through
 ``operations.create_project`` (one audit row each) in the caller's single transaction.
+
+A sheet has no place for the overlap guard's reason, so a row the guard warns about (the same
+project code as a library project, the same credit code with a similar name, or a near-identical
+name in the district, or a row like an earlier row of the same sheet) is an error of that row:
+such a project is created on its own page, where the reason can be written.
 """
 
 from __future__ import annotations
@@ -24,7 +29,8 @@ from sqlalchemy.orm import selectinload
 
 from documents.excel import IMPORT_COLUMNS, IMPORT_HINTS, IMPORT_REQUIRED
 
-from . import operations, rules, vocab
+from . import operations, overlap, rules, vocab
+from .errors import OverlapWarning
 from .extensions import db
 from .library import library_query
 from .models import Declaration, FundingProgram, Project, User
@@ -301,7 +307,7 @@ def import_projects(file_bytes: bytes, *, actor: User) -> ImportResult:
     city_code = current_app.config["CITY_CODE"]
     chains = current_app.config.get("INDUSTRY_CHAINS") or []
     today = operations.local_today()
-    accepted: list[dict] = []
+    accepted: list[tuple[int, dict]] = []
     seen_codes: dict[str, int] = {}
     for row_number, cells in data_rows:
         raw = {key: cells[i] if i < len(cells) else None for i, key in header.items()}
@@ -328,11 +334,54 @@ def import_projects(file_bytes: bytes, *, actor: User) -> ImportResult:
             )
         elif code:
             seen_codes[code] = row_number
+        if not errors:
+            warnings = overlap.project_warnings(values | {"district_id": actor.district_id})
+            if warnings:
+                errors.append(_overlap_error(row_number, warnings))
         result.errors.extend(errors)
-        accepted.append(values)
+        accepted.append((row_number, values))
     if not result.errors and not accepted:
         result.errors.append(RowError(0, "", "表格中没有项目数据(从第 3 行起每行填写一个项目)"))
     if result.errors:
         return result
-    result.projects = [operations.create_project(v, actor=actor) for v in accepted]
+    created_rows: dict[int, int] = {}
+    for row_number, values in accepted:
+        try:
+            project = operations.create_project(values, actor=actor)
+        except OverlapWarning as warning:
+            # Only rows above it in this very sheet can warn now; they are in the session, and
+            # the caller rolls them back, so the report names their rows, not their ids.
+            rows = sorted(
+                {
+                    created_rows[w.project_id]
+                    for w in warning.warnings
+                    if w.project_id in created_rows
+                }
+            )
+            result.errors.append(
+                RowError(
+                    row_number,
+                    "",
+                    "与本表第 " + "、".join(map(str, rows)) + " 行的项目可能重复,"
+                    "请核实后合并或删除重复的行",
+                )
+                if rows
+                else _overlap_error(row_number, warning.warnings)
+            )
+            continue
+        created_rows[project.id] = row_number
+        result.projects.append(project)
+    if result.errors:
+        result.projects = []
     return result
+
+
+def _overlap_error(row_number: int, warnings: list[overlap.Overlap]) -> RowError:
+    """The row's error when the overlap guard warns about it."""
+    listed = ";".join(w.message for w in warnings)
+    return RowError(
+        row_number,
+        "",
+        f"与项目库中已有项目可能重复({listed})。请核实;如确需新建,"
+        "请在「新建项目」页面逐个新建并填写继续的理由",
+    )

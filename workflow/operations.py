@@ -19,7 +19,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm.exc import StaleDataError
 
-from . import machine, maturity, vocab
+from . import machine, maturity, overlap, vocab
 from .audit import column_changes, record
 from .errors import STALE_MESSAGE, Conflict, Invalid, NotPermitted, Refusal
 from .extensions import db
@@ -93,7 +93,8 @@ def workflow_context(comment: str = "", approval: dict | None = None) -> machine
     )
 
 
-def _expect_version(obj, expected_version: int | None) -> None:
+def expect_version(obj, expected_version: int | None) -> None:
+    """Refuse to change obj when the page that asked for it showed an older version."""
     if expected_version is not None and obj.version != expected_version:
         raise Conflict(STALE_MESSAGE.format(seen=expected_version, current=obj.version))
 
@@ -124,7 +125,7 @@ def _is_lock_timeout(exc: OperationalError) -> bool:
     return "database is locked" in str(exc.orig)
 
 
-def _flush_or_conflict(obj, expected_version: int | None) -> None:
+def flush_or_conflict(obj, expected_version: int | None) -> None:
     """Flush; a concurrent writer that won the race surfaces here as a conflict."""
     with _stale_is_conflict(obj, expected_version):
         db.session.flush()
@@ -161,15 +162,22 @@ def _require_district_staff(actor: User, district_id: int) -> None:
 # --- projects -------------------------------------------------------------------------------
 
 
-def create_project(values: dict, *, actor: User) -> Project:
-    """Add a project to the library in the actor's district, at the planning stage."""
+def create_project(values: dict, *, actor: User, overlap_reason: str | None = None) -> Project:
+    """Add a project to the library in the actor's district, at the planning stage.
+
+    When the overlap guard finds a likely duplicate, ``overlap_reason`` must say why it is not
+    one (OverlapWarning otherwise); the reason is kept on the project and in the audit row.
+    """
     if actor.district_id is None:
         raise NotPermitted("只有区县填报员可以新建项目")
     _require_district_staff(actor, actor.district_id)
+    warnings = overlap.project_warnings(values | {"district_id": actor.district_id})
+    reason = overlap.require_reason(warnings, overlap_reason, "新建项目")
     project = Project(
         district_id=actor.district_id,
         created_by_id=actor.id,
         maturity="planning",
+        overlap_reason=reason,
         **{k: values[k] for k in PROJECT_FIELDS if k in values},
     )
     db.session.add(project)
@@ -182,6 +190,7 @@ def create_project(values: dict, *, actor: User) -> Project:
         after={
             k: str(v) if v is not None else None for k, v in values.items() if k in PROJECT_FIELDS
         },
+        comment=overlap.audit_comment(warnings, reason) if reason else None,
     )
     return project
 
@@ -191,13 +200,13 @@ def update_project(
 ) -> Project:
     """Change a project's fields; refuses when someone else saved first."""
     _require_district_staff(actor, project.district_id)
-    _expect_version(project, expected_version)
+    expect_version(project, expected_version)
     _refuse_while_under_review(project)
     for key in PROJECT_FIELDS:
         if key in values:
             setattr(project, key, values[key])
     before, after = column_changes(project)
-    _flush_or_conflict(project, expected_version)
+    flush_or_conflict(project, expected_version)
     if after:
         record(actor, "project", project.id, "update", before=before, after=after)
     return project
@@ -216,7 +225,7 @@ def add_prerequisite(project: Project, values: dict, *, actor: User) -> Prerequi
     )
     db.session.add(prereq)
     _touch(project)
-    _flush_or_conflict(project, None)
+    flush_or_conflict(project, None)
     record(
         actor,
         "project",
@@ -246,7 +255,7 @@ def remove_prerequisite(prereq: Prerequisite, *, actor: User) -> None:
     )
     db.session.delete(prereq)
     _touch(project)
-    _flush_or_conflict(project, None)
+    flush_or_conflict(project, None)
 
 
 def change_maturity(
@@ -258,7 +267,7 @@ def change_maturity(
     expected_version: int | None,
 ) -> Project:
     """Move a project's maturity (纳入储备, 开工, 竣工, 验收, 出库, 恢复入库) with its audit row."""
-    _expect_version(project, expected_version)
+    expect_version(project, expected_version)
     context = maturity.Context(reason=reason or "")
     refusal = maturity.check_action(project, trigger, actor, context)
     if refusal is not None:
@@ -275,9 +284,18 @@ def change_maturity(
 
 
 def create_declaration(
-    project: Project, program: FundingProgram, values: dict, *, actor: User
+    project: Project,
+    program: FundingProgram,
+    values: dict,
+    *,
+    actor: User,
+    overlap_reason: str | None = None,
 ) -> Declaration:
-    """Start a draft declaration of a project to a program."""
+    """Start a draft declaration of a project to a program.
+
+    When the overlap guard warns (the project active in another channel this year, or a likely
+    duplicate in the library), ``overlap_reason`` must explain why (OverlapWarning otherwise).
+    """
     _require_district_staff(actor, project.district_id)
     if program.status != "open":
         raise Conflict(f"申报批次「{program.title}」当前{program.status_label},不能新建申报")
@@ -292,6 +310,8 @@ def create_declaration(
     )
     if active:
         raise Conflict(f"该项目已申报本批次(申报 #{active}),不能重复申报")
+    warnings = overlap.declaration_warnings(project, program)
+    reason = overlap.require_reason(warnings, overlap_reason, "申报")
     decl = Declaration(
         project=project,
         program=program,
@@ -299,6 +319,7 @@ def create_declaration(
         created_by_id=actor.id,
         requested_amount=values.get("requested_amount"),
         form_data=values.get("form_data") or {},
+        overlap_reason=reason,
     )
     db.session.add(decl)
     try:
@@ -319,6 +340,7 @@ def create_declaration(
             if decl.requested_amount is not None
             else None,
         },
+        comment=overlap.audit_comment(warnings, reason) if reason else None,
     )
     return decl
 
@@ -328,7 +350,7 @@ def update_declaration(
 ) -> Declaration:
     """Save the declaration's content; only while it is a draft or returned."""
     _require_district_staff(actor, decl.project.district_id)
-    _expect_version(decl, expected_version)
+    expect_version(decl, expected_version)
     if not decl.is_editable:
         raise Conflict(f"申报当前为「{decl.stage_label}」,不能修改")
     if "requested_amount" in values:
@@ -336,7 +358,7 @@ def update_declaration(
     if "form_data" in values:
         decl.form_data = dict(values["form_data"])
     before, after = column_changes(decl)
-    _flush_or_conflict(decl, expected_version)
+    flush_or_conflict(decl, expected_version)
     if after:
         record(actor, "declaration", decl.id, "update", before=before, after=after)
     return decl
@@ -352,7 +374,7 @@ def act_on_declaration(
     approval: dict | None = None,
 ) -> Declaration:
     """Move a declaration through the workflow, with its audit row, in the caller's transaction."""
-    _expect_version(decl, expected_version)
+    expect_version(decl, expected_version)
     context = workflow_context(comment, approval)
     refusal = machine.check_action(decl, trigger, actor, context)
     if refusal is not None:
@@ -404,7 +426,7 @@ def add_attachment(
     )
     db.session.add(attachment)
     _touch(decl)
-    _flush_or_conflict(decl, None)
+    flush_or_conflict(decl, None)
     # Written after the flush, so a refused or conflicting upload leaves no stray file behind.
     atomic_write(upload_path(stored_name), content)
     record(
@@ -441,7 +463,7 @@ def remove_attachment(attachment: Attachment, *, actor: User) -> None:
     )
     db.session.delete(attachment)
     _touch(decl)
-    _flush_or_conflict(decl, None)
+    flush_or_conflict(decl, None)
 
 
 # --- dossiers -------------------------------------------------------------------------------
@@ -556,12 +578,12 @@ def update_program(
     """Change a program's settings, with the changes in the audit log."""
     if actor.role not in PROGRAM_EDITORS:
         raise NotPermitted("只有市级审核员和系统管理员可以维护申报批次")
-    _expect_version(program, expected_version)
+    expect_version(program, expected_version)
     for key in PROGRAM_FIELDS:
         if key in values:
             setattr(program, key, values[key])
     before, after = column_changes(program)
-    _flush_or_conflict(program, expected_version)
+    flush_or_conflict(program, expected_version)
     if after:
         record(actor, "program", program.id, "update", before=before, after=after)
     return program

@@ -659,7 +659,7 @@ def test_the_openapi_document_describes_the_project_endpoints(world, api):
     paths = document["paths"]
     expected = {
         ("/api/v1/projects", "get"): {"200", "401", "422", "429"},
-        ("/api/v1/projects", "post"): {"201", "400", "401", "403", "422", "429"},
+        ("/api/v1/projects", "post"): {"201", "400", "401", "403", "409", "422", "429"},
         ("/api/v1/projects/{project_id}", "get"): {"200", "401", "404", "422", "429"},
         ("/api/v1/projects/{project_id}", "patch"): {
             "200",

@@ -59,6 +59,12 @@ class DeclarationCreate(Strict):
         None, description="申请资金(万元);草稿可暂不填写,提交前必填"
     )
     data: FormData = Field(default_factory=dict)
+    overlap_reason: str | None = Field(
+        None,
+        max_length=2000,
+        description="继续的理由:仅当不带此项的请求返回 409 overlap(同一项目同年度已在其他资金渠道"
+        "申报,或项目库中有疑似重复项目)时需要;记入审计日志并打印在申报材料中",
+    )
 
 
 class DeclarationUpdate(Strict):

@@ -42,6 +42,7 @@ from .declaration_schemas import (
     ReviewOpinionOut,
 )
 from .errors import error_response
+from .projects import responses_with_overlap
 
 
 class FileResponse(SpecResponse):
@@ -211,13 +212,15 @@ def _cleaned(data: dict[str, str]) -> dict[str, str]:
 @bp.post("/declarations")
 @spec.validate(
     json=DeclarationCreate,
-    resp=responses("HTTP_201", DeclarationOut, 400, 403, 404, 409),
+    resp=responses_with_overlap("HTTP_201", DeclarationOut, 400, 403, 404),
     tags=["declarations"],
 )
 def create_declaration(json: DeclarationCreate):
     """Start a draft declaration of a project to an open program (区县填报员).
 
     The project must be the caller's; one live declaration per project and program (409).
+    The same project active in another channel this year, or a likely duplicate in the library,
+    answers 409 ``overlap`` listing ``warnings``, unless the request carries ``overlap_reason``.
     """
     project = project_or_404(json.project_id, g.api_user)
     program = db.session.get(FundingProgram, json.program_id)
@@ -232,6 +235,7 @@ def create_declaration(json: DeclarationCreate):
         program,
         {"requested_amount": json.requested_amount, "form_data": data},
         actor=g.api_user,
+        overlap_reason=json.overlap_reason,
     )
     db.session.commit()
     return _location(declaration_out(decl), 201, "api.get_declaration", declaration_id=decl.id)

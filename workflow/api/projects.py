@@ -9,7 +9,7 @@ import re
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
-from flask import abort, current_app, g, url_for
+from flask import abort, current_app, g, jsonify, url_for
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -22,17 +22,27 @@ from pydantic import (
     model_validator,
 )
 from pydantic_core import PydanticUseDefault
+from spectree import Response as SpecResponse
 from sqlalchemy import or_, select
 from sqlalchemy.orm import selectinload
 
 from .. import operations, rules, vocab
-from ..errors import Invalid
+from ..errors import Invalid, OverlapWarning
 from ..extensions import db
 from ..models import Declaration, Prerequisite, Project
 from ..operations import PROJECT_FIELDS
 from ..permissions import CITY_WIDE_ROLES, project_or_404, scope_projects
 from . import bp, responses, spec
-from .schemas import Category, Maturity, MoneyIn, MoneyOut, Nature, Stage, Strict
+from .schemas import (
+    Category,
+    ErrorDetail,
+    Maturity,
+    MoneyIn,
+    MoneyOut,
+    Nature,
+    Stage,
+    Strict,
+)
 
 # --- request schemas ------------------------------------------------------------------------
 
@@ -137,6 +147,15 @@ class ProjectFields(Strict):
 
 Name = Annotated[str, Field(min_length=1, max_length=200, description="项目名称")]
 
+OverlapReason = Annotated[
+    str | None,
+    Field(
+        max_length=2000,
+        description="继续的理由:仅当不带此项的请求返回 409 overlap(发现可能重复或交叉申报)时需要;"
+        "说明为何不属于重复申报,记入审计日志并打印在申报材料中",
+    ),
+]
+
 
 class ProjectCreate(ProjectFields):
     """A new project in the caller's district (区县填报员 only); it starts at 谋划."""
@@ -144,6 +163,7 @@ class ProjectCreate(ProjectFields):
     name: Name
     category: Category = Field(description="所属领域")
     is_key: StrictBool = Field(False, description="是否重点项目")
+    overlap_reason: OverlapReason = None
 
 
 class ProjectUpdate(ProjectFields):
@@ -267,6 +287,65 @@ class ProjectList(BaseModel):
     per_page: int
 
 
+class OverlapOut(BaseModel):
+    """One warning of the overlap guard: the other project (or declaration) and why."""
+
+    kind: Literal["duplicate", "other_channel"] = Field(
+        description="duplicate:项目库中相似的项目;other_channel:同一项目同年度已在其他资金渠道申报"
+    )
+    project_id: int
+    project_name: str
+    district_id: int
+    district: str
+    maturity: str = Field(description="成熟度(中文)")
+    reasons: list[str]
+    declaration_id: int | None
+    program_title: str | None
+    channel: str | None = Field(description="资金渠道(中文)")
+    stage: str | None = Field(description="申报阶段(中文)")
+    message: str
+
+
+class OverlapErrorDetail(ErrorDetail):
+    warnings: list[OverlapOut] = Field(
+        default_factory=list,
+        description="code 为 overlap 时:发现的可能重复或交叉申报;带 overlap_reason 重发即可继续",
+    )
+
+
+class OverlapErrorResponse(BaseModel):
+    """A 409: a conflict, or (code ``overlap``) likely duplicates listed in ``warnings``."""
+
+    error: OverlapErrorDetail
+
+
+def responses_with_overlap(ok: str, model, *errors: int) -> SpecResponse:
+    """Like ``responses``, with the 409 documented as the overlap guard's answer."""
+    documented = responses(ok, model, *errors)._raw_code_models
+    return SpecResponse(
+        **documented,
+        HTTP_409=(OverlapErrorResponse, "冲突;code 为 overlap 时 warnings 列出可能的重复申报"),
+    )
+
+
+@bp.errorhandler(OverlapWarning)
+def overlap_found(warning: OverlapWarning):
+    """The guard's 409 with its warnings listed, from whichever endpoint met it."""
+    db.session.rollback()
+    response = jsonify(
+        {
+            "error": {
+                "code": warning.code,
+                "message": warning.message,
+                "fields": warning.fields,
+                "warnings": [w.as_dict() for w in warning.warnings],
+            }
+        }
+    )
+    response.status_code = warning.status
+    return response
+
+
 def project_out(project: Project) -> ProjectOut:
     """The API's view of a project."""
     values = {
@@ -348,14 +427,21 @@ def list_projects(query: ProjectQuery):
 @bp.post("/projects")
 @spec.validate(
     json=ProjectCreate,
-    resp=responses("HTTP_201", ProjectOut, 400, 403),
+    resp=responses_with_overlap("HTTP_201", ProjectOut, 400, 403),
     tags=["projects"],
 )
 def create_project(json: ProjectCreate):
-    """Add a project to the caller's district (区县填报员 only); it starts at 谋划."""
+    """Add a project to the caller's district (区县填报员 only); it starts at 谋划.
+
+    A likely duplicate in the library (same code, same credit code and a similar name, or a
+    near-identical name in the district) answers 409 ``overlap`` listing ``warnings``, unless
+    the request carries ``overlap_reason``.
+    """
     values = _project_values(json, sent_only=False)
     _refuse_rule_breaks(values)
-    project = operations.create_project(values, actor=g.api_user)
+    project = operations.create_project(
+        values, actor=g.api_user, overlap_reason=json.overlap_reason
+    )
     db.session.commit()
     location = url_for("api.get_project", project_id=project.id)
     return project_out(project), 201, {"Location": location}

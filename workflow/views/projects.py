@@ -10,9 +10,9 @@ from forms.project import MaturityActionForm, PrerequisiteForm, ProjectEditForm,
 
 from .. import maturity, operations, vocab
 from ..audit import events_of
-from ..errors import OperationError
+from ..errors import OperationError, OverlapWarning
 from ..extensions import db
-from ..library import library_query
+from ..library import library_page
 from ..models import District, FundingProgram, Prerequisite, Project
 from ..operations import PROJECT_FIELDS
 from ..permissions import project_or_404
@@ -38,12 +38,7 @@ def index():
     """The library with filters by district, category, maturity, declaration stage and text."""
     filters = {k: request.args.get(k, "").strip() for k in ("category", "maturity", "stage", "q")}
     district_id = _int_arg("district")
-    query = library_query(request.args, current_user)
-    page = db.paginate(
-        query,
-        per_page=PER_PAGE,
-        error_out=False,
-    )
+    page = library_page(request.args, current_user, per_page=PER_PAGE)
     districts = db.session.scalars(select(District).order_by(District.sort_order)).all()
     return render_template(
         "projects/index.html",
@@ -60,7 +55,20 @@ def create():
     _require_staff()
     form = ProjectEditForm()
     if form.validate_on_submit():
-        project = operations.create_project(form.cleaned(*PROJECT_FIELDS), actor=current_user)
+        try:
+            project = operations.create_project(
+                form.cleaned(*PROJECT_FIELDS),
+                actor=current_user,
+                overlap_reason=form.overlap_reason.data,
+            )
+        except OverlapWarning as warning:
+            # Show what looks the same and ask for a reason; everything typed stays on the page.
+            db.session.rollback()
+            if "overlap_reason" in request.form:  # the reason was asked for and left blank
+                form.overlap_reason.errors = ["请填写继续的理由"]
+            return render_template(
+                "projects/form.html", form=form, project=None, overlaps=warning.warnings
+            ), warning.status
         db.session.commit()
         flash("项目已保存", "success")
         return redirect(url_for("projects.detail", project_id=project.id))
@@ -70,17 +78,22 @@ def create():
 @bp.route("/<int:project_id>")
 def detail(project_id: int):
     """A project with its prerequisites, declarations and history."""
-    return _render_detail(project_or_404(project_id, current_user))
+    return render_detail(project_or_404(project_id, current_user))
 
 
-def _render_detail(
+def render_detail(
     project: Project,
     *,
     prerequisite_form: PrerequisiteForm | None = None,
     maturity_form: MaturityActionForm | None = None,
+    start_form: DeclarationStartForm | None = None,
+    overlaps: list | None = None,
+    redeclare_form=None,
+    redeclare_overlaps: list | None = None,
     error: str | None = None,
     status: int = 200,
 ):
+    """The project page, with the forms as the user left them and any refusal explained."""
     events = events_of("project", project.id, newest_first=True)
     return render_template(
         "projects/detail.html",
@@ -90,7 +103,10 @@ def _render_detail(
         maturity_form=maturity_form or MaturityActionForm(formdata=None, version=project.version),
         reason_required=maturity.REASON_REQUIRED,
         prerequisite_form=prerequisite_form or PrerequisiteForm(formdata=None),
-        start_form=_start_form(project),
+        start_form=start_form or _start_form(project),
+        overlaps=overlaps or [],
+        redeclare_bound=redeclare_form,
+        redeclare_overlaps=redeclare_overlaps or [],
         delete_form=VersionForm(formdata=None),
         error=error or ("前期要件未添加,请按提示修改后重新提交" if prerequisite_form else None),
     ), status
@@ -151,10 +167,10 @@ def change_maturity(project_id: int):
     form = MaturityActionForm()
     if not form.validate_on_submit():
         if form.reason.errors and not (form.action.errors or form.version.errors):
-            return _render_detail(
+            return render_detail(
                 project, maturity_form=form, error=";".join(form.reason.errors), status=422
             )
-        return _render_detail(
+        return render_detail(
             project, maturity_form=form, error="请求无效,请刷新页面后重试", status=400
         )
     try:
@@ -170,7 +186,7 @@ def change_maturity(project_id: int):
         # Keep the reason the user typed; nothing of theirs is saved or lost.
         db.session.rollback()
         project = project_or_404(project_id, current_user)
-        return _render_detail(project, maturity_form=form, error=error.message, status=error.status)
+        return render_detail(project, maturity_form=form, error=error.message, status=error.status)
     flash(
         f"已{vocab.MATURITY_ACTIONS[form.action.data]}:项目成熟度现为「{project.maturity_label}」",
         "success",
@@ -185,13 +201,13 @@ def add_prerequisite(project_id: int):
     form = PrerequisiteForm()
     if not form.validate_on_submit():
         # Show the page again with what was typed, the messages beside the fields.
-        return _render_detail(project, prerequisite_form=form, status=422)
+        return render_detail(project, prerequisite_form=form, status=422)
     try:
         operations.add_prerequisite(project, form.cleaned(), actor=current_user)
         db.session.commit()
     except OperationError as error:
         db.session.rollback()
-        return _render_detail(
+        return render_detail(
             project, prerequisite_form=form, error=error.message, status=error.status
         )
     flash("前期要件已添加", "success")
@@ -210,7 +226,7 @@ def remove_prerequisite(project_id: int, prereq_id: int):
         db.session.commit()
     except OperationError as error:
         db.session.rollback()
-        return _render_detail(project, error=error.message, status=error.status)
+        return render_detail(project, error=error.message, status=error.status)
     flash("前期要件已删除", "success")
     return redirect(url_for("projects.detail", project_id=project.id) + "#prerequisites")
 
@@ -224,7 +240,23 @@ def start_declaration(project_id: int):
         flash("请选择一个开放中的申报批次", "danger")
         return redirect(url_for("projects.detail", project_id=project.id))
     program = db.session.get(FundingProgram, form.program_id.data)
-    decl = operations.create_declaration(project, program, {}, actor=current_user)
+    try:
+        decl = operations.create_declaration(
+            project, program, {}, actor=current_user, overlap_reason=form.overlap_reason.data
+        )
+    except OverlapWarning as warning:
+        # The page again, the program still chosen, the warnings and a reason to write.
+        db.session.rollback()
+        if "overlap_reason" in request.form:  # the reason was asked for and left blank
+            form.overlap_reason.errors = ["请填写继续的理由"]
+        project = project_or_404(project_id, current_user)
+        return render_detail(
+            project,
+            start_form=form,
+            overlaps=warning.warnings,
+            error=warning.message,
+            status=warning.status,
+        )
     db.session.commit()
     flash("申报草稿已创建,请填写申报信息", "success")
     return redirect(url_for("declarations.edit", declaration_id=decl.id))
