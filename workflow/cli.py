@@ -143,6 +143,43 @@ def register_cli(app: Flask) -> None:
         """Print the declaration workflow as Mermaid text."""
         sys.stdout.write(machine.mermaid_diagram(current))
 
+    reminders_group = click.Group("reminders", help="每日提醒")
+    app.cli.add_command(reminders_group)
+
+    @reminders_group.command("send")
+    @click.option(
+        "--date",
+        "on_date",
+        type=click.DateTime(formats=["%Y-%m-%d"]),
+        help="按该日期计算(YYYY-MM-DD),默认今天",
+    )
+    def reminders_send(on_date):
+        """Send today's reminders (workflow/reminders.py DAILY_REMINDERS); safe to run twice.
+
+        Run it once a day from cron, e.g. at 08:30 Beijing time (with the app's environment):
+        30 8 * * * cd /srv/app && .venv/bin/flask --app wsgi reminders send >>reminders.log 2>&1
+        """
+        from .reminders import DAILY_REMINDERS
+
+        today = on_date.date() if on_date else operations.local_today()
+        total, failed = 0, []
+        for send in DAILY_REMINDERS:
+            name = f"{send.__module__.rsplit('.', 1)[-1]}.{send.__name__}"
+            try:
+                sent = send(today)
+                db.session.commit()
+            except Exception:
+                # One broken kind of reminder must not keep the others from going out.
+                db.session.rollback()
+                current_app.logger.exception("daily reminder %s failed for %s", name, today)
+                failed.append(name)
+                continue
+            total += sent
+            click.echo(f"{name}: {sent} 条")
+        click.echo(f"{today.isoformat()} 共发送提醒 {total} 条")
+        if failed:
+            raise click.ClickException(f"以下提醒发送失败,详见日志:{'、'.join(failed)}")
+
     @app.cli.command("worker")
     @click.option("--burst", is_flag=True, help="处理完队列中的任务后退出")
     def worker_command(burst: bool):
