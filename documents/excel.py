@@ -211,26 +211,33 @@ def summary_workbook(program: Mapping, rows: Iterable[Mapping]) -> bytes:
     )
 
     total_row = _data_rows(ws, SUMMARY_COLUMNS, rows, 5)
-    totals = {
-        key: sum((r.get(key) or Decimal(0) for r in rows), Decimal(0)) for key in SUMMARY_TOTALS
-    }
-    for index, column in enumerate(SUMMARY_COLUMNS, start=1):
+    _totals(ws, SUMMARY_COLUMNS, rows, SUMMARY_TOTALS, total_row)
+    _widths(ws, SUMMARY_COLUMNS)
+    _print_landscape(ws, freeze="D5", title_rows="3:4")
+    return _to_bytes(wb)
+
+
+def _totals(ws, columns, rows: list, keys, row: int) -> None:
+    """The bold 合计 row: the count of projects and the sum of each column in ``keys``."""
+    sums = {key: sum((r.get(key) or Decimal(0) for r in rows), Decimal(0)) for key in keys}
+    for index, column in enumerate(columns, start=1):
         if column.key == "seq":
             value = "合计"
         elif column.key == "name":
             value = f"共 {len(rows)} 个项目"
         else:
-            value = totals.get(column.key)
-        cell = _put(ws, total_row, index, value, money=column.money)
-        cell.font = Font(bold=True)
-    _widths(ws, SUMMARY_COLUMNS)
-    ws.freeze_panes = "D5"
-    ws.print_title_rows = "3:4"
+            value = sums.get(column.key)
+        _put(ws, row, index, value, money=column.money).font = Font(bold=True)
+
+
+def _print_landscape(ws, *, freeze: str, title_rows: str) -> None:
+    """Frozen headings, repeated on every printed page, landscape, one page wide."""
+    ws.freeze_panes = freeze
+    ws.print_title_rows = title_rows
     ws.page_setup.orientation = "landscape"
     ws.page_setup.fitToWidth = 1
     ws.page_setup.fitToHeight = 0
     ws.sheet_properties.pageSetUpPr.fitToPage = True
-    return _to_bytes(wb)
 
 
 def import_template_workbook(*, categories: Iterable[str], natures: Iterable[str]) -> bytes:
@@ -258,4 +265,40 @@ def import_template_workbook(*, categories: Iterable[str], natures: Iterable[str
     for number, line in enumerate(lines, start=1):
         notes.cell(row=number, column=1, value=safe_cell(line))
     notes.column_dimensions["A"].width = 90
+    return _to_bytes(wb)
+
+
+RESERVE_COLUMNS = (
+    Column("seq", "序号", 6),
+    Column("name", "项目名称", 32),
+    Column("district", "区县", 12),
+    Column("category", "类别", 12),
+    Column("total_investment", "总投资(万元)", 14, True),
+    Column("planned_amount", "计划申请资金(万元)", 16, True),
+    Column("declare_year", "计划申报年度", 18),
+    Column("start_year", "计划开工年度", 12),
+    Column("priority", "优先级", 8),
+    Column("is_key", "重点项目", 9),
+    Column("maturity", "成熟度", 10),
+)
+RESERVE_TOTALS = ("total_investment", "planned_amount")
+
+
+def reserve_plan_workbook(rows: Iterable[Mapping], *, title: str, subtitle: str = "") -> bytes:
+    """The rolling reserve plan (储备库滚动计划): merged title, a note row, header, lines, 合计."""
+    rows = list(rows)
+    wb = Workbook()
+    ws = wb.active
+    ws.title = "储备计划"
+    width = len(RESERVE_COLUMNS)
+    _title(ws, title, width)
+    ws.merge_cells(start_row=2, start_column=1, end_row=2, end_column=width)
+    note = ws.cell(row=2, column=1, value=safe_cell(subtitle or "金额单位:万元"))
+    note.alignment = Alignment(horizontal="right")
+    for index, column in enumerate(RESERVE_COLUMNS, start=1):
+        _header_cell(ws, 3, index, column.header)
+    total_row = _data_rows(ws, RESERVE_COLUMNS, rows, 4)
+    _totals(ws, RESERVE_COLUMNS, rows, RESERVE_TOTALS, total_row)
+    _widths(ws, RESERVE_COLUMNS)
+    _print_landscape(ws, freeze="C4", title_rows="3:3")
     return _to_bytes(wb)

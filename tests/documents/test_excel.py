@@ -128,3 +128,60 @@ def test_import_template_headers_mark_required_columns():
     headers = [c.value for c in ws[1]]
     assert "*项目名称" in headers and "*所属领域" in headers
     assert "总投资(万元)" in headers
+
+
+# --- the reserve plan (储备库滚动计划) ------------------------------------------------------
+
+
+def reserve_row(**overrides):
+    row = {
+        "name": "盐都区数据要素流通平台",
+        "district": "盐都区",
+        "category": "数字经济",
+        "total_investment": Decimal("1000.00"),
+        "planned_amount": Decimal("300.25"),
+        "declare_year": "2026年",
+        "start_year": "2027年",
+        "priority": "高",
+        "is_key": "是",
+        "maturity": "储备",
+    }
+    row.update(overrides)
+    return row
+
+
+def test_reserve_plan_layout_with_title_header_and_sum_row():
+    from documents.excel import RESERVE_COLUMNS, reserve_plan_workbook
+
+    rows = [reserve_row(), reserve_row(name="二号", planned_amount=None)]
+    ws = read(reserve_plan_workbook(rows, title="全市滚动储备计划", subtitle="金额单位:万元"))
+    assert ws["A1"].value == "全市滚动储备计划"
+    assert "A1:K1" in [str(r) for r in ws.merged_cells.ranges]
+    assert [c.value for c in ws[3]] == [
+        "序号",
+        "项目名称",
+        "区县",
+        "类别",
+        "总投资(万元)",
+        "计划申请资金(万元)",
+        "计划申报年度",
+        "计划开工年度",
+        "优先级",
+        "重点项目",
+        "成熟度",
+    ]
+    assert len(RESERVE_COLUMNS) == 11
+    assert [c.value for c in ws[4]][:2] == [1, "盐都区数据要素流通平台"]
+    assert ws["F4"].value == Decimal("300.25") or ws["F4"].value == 300.25
+    assert ws["F4"].number_format == "#,##0.00"
+    total = [c.value for c in ws[6]]
+    assert total[:2] == ["合计", "共 2 个项目"]
+    assert total[4] == 2000 and total[5] == pytest.approx(300.25)
+
+
+@pytest.mark.parametrize("text", HOSTILE)
+def test_reserve_plan_cells_never_start_a_formula(text):
+    from documents.excel import reserve_plan_workbook
+
+    ws = read(reserve_plan_workbook([reserve_row(name=text, district=text)], title=text))
+    assert_no_formula(ws)
