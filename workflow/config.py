@@ -27,6 +27,8 @@ class Config:
     # Per client address; the token endpoint is tighter to slow down password guessing.
     API_RATE_LIMIT = os.environ.get("API_RATE_LIMIT", "600/minute")
     API_TOKEN_RATE_LIMIT = os.environ.get("API_TOKEN_RATE_LIMIT", "20/minute")
+    # 前期要件 expiring within this many days are warned about (workflow/prerequisites.py).
+    PREREQUISITE_WARNING_DAYS = int(os.environ.get("PREREQUISITE_WARNING_DAYS", "30"))
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
     TESTING = False

@@ -1,8 +1,6 @@
 """The project library (项目库): the one query behind its page and its export."""
 
 from collections.abc import Mapping
-from dataclasses import dataclass
-from math import ceil
 
 from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import joinedload
@@ -10,6 +8,7 @@ from sqlalchemy.orm import joinedload
 from . import vocab
 from .extensions import db
 from .models import Declaration, Project, User
+from .paging import ListPage, page_number
 from .permissions import scope_projects
 
 # A text search counts its matches only up to this many. A city-wide search for a common
@@ -19,41 +18,9 @@ from .permissions import scope_projects
 SEARCH_COUNT_CAP = 1000
 
 
-@dataclass(frozen=True)
-class LibraryPage:
-    """One page of the library, with a total that may be a lower bound (``capped``)."""
-
-    items: list[Project]
-    page: int
-    per_page: int
-    total: int
-    capped: bool
-
-    @property
-    def pages(self) -> int:
-        return max(1, ceil(self.total / self.per_page))
-
-    @property
-    def has_prev(self) -> bool:
-        return self.page > 1
-
-    @property
-    def has_next(self) -> bool:
-        return self.page < self.pages
-
-    @property
-    def prev_num(self) -> int:
-        return self.page - 1
-
-    @property
-    def next_num(self) -> int:
-        return self.page + 1
-
-
-def library_page(args: Mapping[str, str], user: User, *, per_page: int) -> LibraryPage:
+def library_page(args: Mapping[str, str], user: User, *, per_page: int) -> ListPage:
     """The page of the library the request asks for (``page``), newest change first."""
-    raw_page = (args.get("page") or "").strip()
-    page = int(raw_page) if raw_page.isdigit() and int(raw_page) > 0 else 1
+    page = page_number(args)
     query = library_query(args, user)
     ids = query.with_only_columns(Project.id).order_by(None)
     searching = bool((args.get("q") or "").strip())
@@ -65,7 +32,7 @@ def library_page(args: Mapping[str, str], user: User, *, per_page: int) -> Libra
     items = db.session.scalars(
         query.options(joinedload(Project.district)).limit(per_page).offset((page - 1) * per_page)
     ).all()
-    return LibraryPage(list(items), page, per_page, total, capped)
+    return ListPage(list(items), page, per_page, total, capped)
 
 
 def library_query(args: Mapping[str, str], user: User) -> Select:

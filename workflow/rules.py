@@ -236,15 +236,25 @@ def missing_for_submission(declaration, city_code: str, today: date) -> list[str
     for kind in program.required_attachments or []:
         if kind not in present_kinds:
             problems.append(f"缺少附件「{vocab.label(vocab.ATTACHMENT_KINDS, kind)}」")
-    deadline = program.district_deadline
-    valid = {
-        p.kind for p in project.prerequisites if p.valid_until is None or p.valid_until >= deadline
-    }
-    present = {p.kind for p in project.prerequisites}
-    for kind in program.required_prerequisites or []:
+    problems.extend(
+        prerequisite_problems(
+            project.prerequisites, program.required_prerequisites, program.district_deadline
+        )
+    )
+    return problems
+
+
+def prerequisite_problems(
+    prerequisites, required: list[str] | None, deadline: date, deadline_label: str = "申报截止日"
+) -> list[str]:
+    """The required 前期要件 that are absent or expire before the deadline (inclusive)."""
+    valid = {p.kind for p in prerequisites if p.valid_until is None or p.valid_until >= deadline}
+    present = {p.kind for p in prerequisites}
+    problems = []
+    for kind in required or []:
         name = vocab.label(vocab.PREREQUISITE_KINDS, kind)
         if kind not in present:
             problems.append(f"缺少前期要件「{name}」")
         elif kind not in valid:
-            problems.append(f"前期要件「{name}」在申报截止日前已过期")
+            problems.append(f"前期要件「{name}」在{deadline_label}前已过期")
     return problems
