@@ -46,7 +46,17 @@ def _has_reason(project: Project, actor: User, ctx: Context) -> bool:
     return bool(ctx.reason.strip())
 
 
+def _has_no_open_declaration(project: Project, actor: User, ctx: Context) -> bool:
+    return not any(d.stage in vocab.EDITABLE_STAGES for d in project.declarations)
+
+
 in_own_district = Guard("in_own_district", _in_own_district, "只能处理本区县的项目")
+# A draft left behind by 出库 could never be submitted; it is withdrawn first, on purpose.
+has_no_open_declaration = Guard(
+    "has_no_open_declaration",
+    _has_no_open_declaration,
+    "该项目还有草稿或退回修改的申报,请先撤回该申报",
+)
 has_reason = Guard("has_reason", _has_reason, "请填写出库原因")
 
 # Choices (DOMAIN.md names the stages, not who moves between them):
@@ -96,7 +106,11 @@ TRANSITIONS: tuple[Step, ...] = (
     ),
     _step("accept", "completed", "accepted", CITY),
     _step(
-        "remove", ("planning", "reserve"), "removed", STAFF_OR_CITY, (in_own_district, has_reason)
+        "remove",
+        ("planning", "reserve"),
+        "removed",
+        STAFF_OR_CITY,
+        (in_own_district, has_reason, has_no_open_declaration),
     ),
     _step("restore", "removed", "reserve", CITY),
 )

@@ -271,6 +271,21 @@ def test_remove_keeps_the_reason_and_restore_clears_it(cast):
     assert restored.action_label == "恢复入库"
 
 
+
+def test_a_project_with_a_draft_declaration_is_removed_only_after_withdrawing_it(cast):
+    decl = cast.declaration()
+    project, staff = decl.project, cast.actor("district_staff")
+    assert project.maturity == "reserve"
+    assert "remove" not in maturity.allowed_triggers(project, staff)
+    with pytest.raises(Invalid) as refused:
+        change(project, "remove", staff)
+    assert "请先撤回该申报" in refused.value.message
+    db.session.rollback()
+    cast.act(decl, "withdraw", "district_staff")
+    change(project, "remove", staff)
+    db.session.commit()
+    assert project.maturity == "removed"
+
 def test_each_change_is_one_audit_row_and_one_new_version(cast):
     project = cast.project(maturity="planning")
     staff, city = cast.actor("district_staff"), cast.actor("city_reviewer")
