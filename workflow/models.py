@@ -699,15 +699,5 @@ class AuditEvent(db.Model):
 
     @property
     def action_label(self) -> str:
-        if self.object_type == "project" and self.action in vocab.MATURITY_ACTIONS:
-            return vocab.MATURITY_ACTIONS[self.action]
-        return (
-            vocab.label(vocab.ACTIONS, self.action)
-            if self.action in vocab.ACTIONS
-            else {
-                "create": "创建",
-                "update": "修改",
-                "upload": "上传附件",
-                "request_dossier": "申请生成申报材料",
-            }.get(self.action, self.action)
-        )
+        own = vocab.AUDIT_ACTIONS_BY_OBJECT.get(self.object_type, {})
+        return own.get(self.action) or vocab.AUDIT_ACTIONS.get(self.action, self.action)

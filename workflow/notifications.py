@@ -41,7 +41,12 @@ def notify(
     ]
     if not rows:
         return 0
-    result = db.session.execute(insert_ignoring_duplicates(Notification).values(rows))
+    # SQLAlchemy keeps an INSERT's row count only when asked (psycopg's would read -1 otherwise).
+    result = db.session.execute(
+        insert_ignoring_duplicates(Notification)
+        .values(rows)
+        .execution_options(preserve_rowcount=True)
+    )
     return max(result.rowcount, 0)
 
 

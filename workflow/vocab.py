@@ -169,6 +169,38 @@ NOTIFICATION_KINDS = {
 }
 
 
+# What each audit row's action reads as on timelines, by the kind of object it belongs to;
+# workflow actions (ACTIONS, MATURITY_ACTIONS) and the common ones below fill in the rest.
+AUDIT_ACTIONS = {
+    "create": "创建",
+    "update": "修改",
+    "upload": "上传附件",
+    "remove_attachment": "删除附件",
+    "add_prerequisite": "添加前期要件",
+    "remove_prerequisite": "删除前期要件",
+    "request_dossier": "申请生成申报材料",
+    "invite": "邀请申报",
+    "disable": "停用",
+    "enable": "启用",
+    "issue_token": "签发接口令牌",
+    "revoke_token": "吊销接口令牌",
+}
+AUDIT_ACTIONS_BY_OBJECT = {
+    "call": {"create": "发布征集", "update": "修改征集", "close": "截止征集"},
+    "call_proposal": {
+        "create": "添加应征项目",
+        "propose": "报送",
+        "withdraw": "撤回报送",
+        "accept": "采纳",
+        "decline": "不予采纳",
+    },
+    "reserve_adjustment": {"request": "提出申请", "approve": "批准", "reject": "不予批准"},
+    "reserve_snapshot": {"create": "生成储备计划快照"},
+    "project": MATURITY_ACTIONS,
+    "declaration": ACTIONS,
+}
+
+
 def label(table: dict[str, str], code: str | None) -> str:
     """The Chinese label for a code, or the code itself when the table does not know it."""
     if code is None:
