@@ -10,13 +10,15 @@ from pypdf import PdfWriter
 from sqlalchemy import func, select
 from stdnum.cn import uscc
 
-from . import operations
+from . import calls, matching, operations, prerequisites, reserve
 from .cli import load_districts
 from .config import PROJECT_ROOT
 from .extensions import db
-from .models import District, FundingProgram, Prerequisite, Project, User
+from .models import Declaration, District, FundingProgram, Prerequisite, Project, User
 
 DEMO_PASSWORD = "Demo@2026"
+# The demo's 一期/二期/三期 projects look alike to the overlap guard; this is why they may go on.
+PHASED_REASON = "分期建设项目,各期建设内容和资金来源不重复"
 
 # username, display name, role, district code
 DEMO_USERS = (
@@ -202,6 +204,7 @@ def load_demo() -> str:
 
     if db.session.scalar(select(func.count()).select_from(Project)) == 0:
         _load_projects(programs, districts)
+        _load_library_life(programs, districts, today)
     # The last program is last year's: close it once its journeys are done.
     programs[-1].status = "closed"
     db.session.flush()
@@ -305,20 +308,12 @@ def _load_projects(programs: list[FundingProgram], districts: dict[str, District
                     program.max_request,
                     (total * program.max_ratio).quantize(Decimal("1"), ROUND_DOWN),
                 ),
-                "form_data": {
-                    "necessity": f"{name}是落实数字盐城建设的重点任务，对提升数据领域项目"
-                    "“含数量”具有重要意义。",
-                    "performance_goals": "项目建成后年新增数据交易额 1 亿元，服务企业 500 家以上。",
-                    "implementation_plan": "第一年完成平台建设，第二年完成场景应用推广。",
-                    "data_benefits": "汇聚公共数据 10 类，形成数据产品 5 个。",
-                },
+                "form_data": _form_data(name),
             },
             actor=actor,
+            overlap_reason=PHASED_REASON,
         )
-        for kind in program.required_attachments:
-            operations.add_attachment(
-                decl, kind=kind, filename=f"{name}-{kind}.pdf", content=pdf, actor=actor
-            )
+        _attach_required(decl, pdf, actor)
         for trigger in journey:
             who = {"submit": actor, "withdraw": actor}.get(trigger)
             if who is None:
@@ -344,6 +339,25 @@ def _load_projects(programs: list[FundingProgram], districts: dict[str, District
             )
 
 
+def _form_data(name: str) -> dict:
+    """The declaration form of the default program fields, filled in."""
+    return {
+        "necessity": f"{name}是落实数字盐城建设的重点任务，"
+        "对提升数据领域项目“含数量”具有重要意义。",
+        "performance_goals": "项目建成后年新增数据交易额 1 亿元，服务企业 500 家以上。",
+        "implementation_plan": "第一年完成平台建设，第二年完成场景应用推广。",
+        "data_benefits": "汇聚公共数据 10 类，形成数据产品 5 个。",
+    }
+
+
+def _attach_required(decl: Declaration, pdf: bytes, actor: User) -> None:
+    """Upload what the program requires, so a new user can submit the demo drafts as they are."""
+    for kind in decl.program.required_attachments:
+        operations.add_attachment(
+            decl, kind=kind, filename=f"{decl.project.name}-{kind}.pdf", content=pdf, actor=actor
+        )
+
+
 def _prereq(kind: str, district: District, index: int, start: date) -> Prerequisite:
     return Prerequisite(
         kind=kind,
@@ -361,3 +375,296 @@ def _comment(trigger: str) -> str:
         "record_approval": "已获国家批复。",
         "record_rejection": "本批次未获上级支持,转入储备库。",
     }[trigger]
+
+
+# --- the living library: the reserve plan, a cycle of adjustments, calls, re-declaration -------
+
+
+def _new_project(district: District, name: str, index: int, today: date) -> Project:
+    """A planning project of the demo's kind, for the collection calls."""
+    rng = random.Random(index)
+    region = district.code if district.code.isdigit() else "320900"
+    total = Decimal(rng.randrange(800, 5000))
+    start = date(today.year + 1, 3, 1)
+    project = Project(
+        code=f"{today.year}-{region}-65-01-{rng.randrange(100000, 999999)}",
+        name=name,
+        district=district,
+        applicant_unit=UNITS[index % len(UNITS)],
+        applicant_uscc=_uscc(rng, region),
+        category="digital_society",
+        industry_chain="数字社会",
+        nature="new",
+        location=f"{district.name}城南新区",
+        planned_start=start,
+        planned_end=date(start.year + 1, 12, 1),
+        total_investment=total,
+        fund_central=(total * Decimal("0.2")).quantize(Decimal("1")),
+        fund_self=total - (total * Decimal("0.2")).quantize(Decimal("1")),
+        content=CONTENT.format(name=name),
+        data_content=DATA_CONTENT.format(tb=50, n=6, p=3, c=12),
+        maturity="planning",
+        contact_name="王磊",
+        contact_mobile="13912345678",
+    )
+    project.prerequisites = [_prereq("feasibility_approval", district, index, start)]
+    db.session.add(project)
+    db.session.flush()
+    return project
+
+
+def _load_library_life(
+    programs: list[FundingProgram], districts: dict[str, District], today: date
+) -> None:
+    """What a year of the library leaves behind, done through the same operations as the pages."""
+    year = today.year
+    city = _user("city_reviewer")
+    staff = {"320903": _user("yd_staff"), "320902": _user("th_staff")}
+    yandu, tinghu = districts["320903"], districts["320902"]
+
+    # The reserve plan: every project resting in 储备 gets its line of the three-year plan.
+    in_reserve = db.session.scalars(
+        select(Project).where(Project.maturity == "reserve").order_by(Project.id)
+    ).all()
+    for i, project in enumerate(in_reserve):
+        plan = {
+            "declare_year": year - 1 + i % 4,
+            "start_year": year + i % 3,
+            "planned_amount": (project.total_investment * Decimal("0.2")).quantize(Decimal("1"))
+            if i % 6
+            else None,
+            "priority": 1 + i % 3,
+            "is_key": project.is_key,
+        }
+        reserve.admit_to_reserve(
+            project,
+            plan,
+            actor=city,
+            reason_code="newly_planned",
+            reason=f"{year}年度储备项目征集采纳",
+        )
+    reserve.take_snapshot(f"{year}年第一轮", actor=city)
+
+    # One cycle of adjustments between two snapshots: changed, moved out, moved in, refused,
+    # and one still waiting for the city.
+    def plan_of(code: str) -> list[Project]:
+        return [p for p in in_reserve if p.district.code == code and p.reserve_entry is not None]
+
+    yd_plan, th_plan = plan_of("320903"), plan_of("320902")
+    # A project with a draft declaration cannot leave the library; move one without.
+    th_plan.sort(key=lambda p: any(d.is_editable for d in p.declarations))
+    change = reserve.request_adjustment(
+        yd_plan[0],
+        "change",
+        {
+            "declare_year": yd_plan[0].reserve_entry.declare_year + 1,
+            "planned_amount": Decimal("860"),
+        },
+        actor=staff["320903"],
+        reason_code="schedule_changed",
+        reason="用地预审手续预计明年二季度办结,申报顺延一年,资金需求按最新概算调整。",
+    )
+    reserve.decide_adjustment(
+        change, True, actor=city, comment="同意顺延。", expected_version=change.version
+    )
+    out = reserve.request_adjustment(
+        th_plan[0],
+        "remove",
+        None,
+        actor=staff["320902"],
+        reason_code="cancelled",
+        reason="建设单位调整投资计划,项目终止实施。",
+    )
+    reserve.decide_adjustment(out, True, actor=city, expected_version=out.version)
+    newcomer = db.session.scalars(
+        select(Project)
+        .where(Project.maturity == "planning", Project.district_id == yandu.id)
+        .order_by(Project.id)
+    ).first()
+    if newcomer is not None:
+        admit = reserve.request_adjustment(
+            newcomer,
+            "admit",
+            {
+                "declare_year": year + 1,
+                "start_year": year + 1,
+                "planned_amount": Decimal("500"),
+                "priority": 2,
+                "is_key": False,
+            },
+            actor=staff["320903"],
+            reason_code="prerequisites_ready",
+            reason="可研报告已批复,具备入库条件。",
+        )
+        reserve.decide_adjustment(admit, True, actor=city, expected_version=admit.version)
+    refused = reserve.request_adjustment(
+        yd_plan[1],
+        "change",
+        {"priority": 1 if yd_plan[1].reserve_entry.priority != 1 else 3},
+        actor=staff["320903"],
+        reason_code="priority_changed",
+        reason="区政府已将该项目列为年度重点项目。",
+    )
+    reserve.decide_adjustment(
+        refused,
+        False,
+        actor=city,
+        comment="全市统筹平衡,暂维持原优先级。",
+        expected_version=refused.version,
+    )
+    reserve.request_adjustment(
+        th_plan[1],
+        "change",
+        {"planned_amount": Decimal("1200")},
+        actor=staff["320902"],
+        reason_code="amount_changed",
+        reason="设备选型调整,投资概算增加。",
+    )
+    reserve.take_snapshot(f"{year}年第二轮", actor=city)
+
+    # Re-declaration: a project not recommended this year goes to another open program,
+    # starting from its last declaration.
+    for project in in_reserve:
+        last = reserve.last_declaration(project)
+        if project.maturity != "reserve" or last is None:
+            continue
+        if last.stage not in ("not_recommended", "not_approved"):
+            continue
+        target = next((p for p in programs if p.status == "open" and p.id != last.program_id), None)
+        if target is None or project.district.code not in staff:
+            continue
+        decl = reserve.redeclare(
+            project,
+            target,
+            actor=staff[project.district.code],
+            overlap_reason=PHASED_REASON,
+        )
+        operations.update_declaration(
+            decl,
+            {"requested_amount": (decl.requested_amount or Decimal("300")) * Decimal("0.8")},
+            actor=staff[project.district.code],
+            expected_version=decl.version,
+        )
+        _attach_required(decl, _pdf_bytes(), staff[project.district.code])
+        break
+
+    # A project declared to two channels in one year, with the reason the guard asked for.
+    spare = next(
+        (
+            p
+            for p in yd_plan
+            if not p.declarations and p.maturity == "reserve" and p.total_investment >= 2000
+        ),
+        None,
+    )
+    if spare is not None:
+        reason = "中央预算内投资支持平台建设,超长期特别国债支持算力设备购置,建设内容与资金不重复。"
+        for program in programs[:2]:
+            decl = operations.create_declaration(
+                spare,
+                program,
+                {
+                    "requested_amount": min(
+                        program.max_request,
+                        (spare.total_investment * program.max_ratio).quantize(
+                            Decimal("1"), ROUND_DOWN
+                        ),
+                    ),
+                    "form_data": _form_data(spare.name),
+                },
+                actor=staff["320903"],
+                overlap_reason=reason,
+            )
+            _attach_required(decl, _pdf_bytes(), staff["320903"])
+
+    # A 可研批复 that runs out soon, for the expiry warning.
+    watched = next((p for p in th_plan[2:] if p.maturity == "reserve"), None)
+    if watched is not None:
+        watched.prerequisites.append(
+            Prerequisite(
+                kind="environmental",
+                doc_number="亭环审〔2024〕8号",
+                issued_on=date(year - 2, 6, 1),
+                valid_until=today + timedelta(days=12),
+            )
+        )
+
+    # Collection calls: one for next year's reserve, nearly due; one for an open program;
+    # one closed earlier in the year.
+    reserve_call = calls.create_call(
+        {
+            "title": f"关于征集{year + 1}年度数据领域储备项目的通知",
+            "purpose": "reserve",
+            "year": year + 1,
+            "notice": "请各区县围绕数据基础设施、数据要素流通、数字化转型等方向,"
+            "组织谋划一批前期工作扎实的项目,按时报送。",
+            "deadline": today + timedelta(days=3),
+            "remind_working_days": 3,
+            "district_ids": [d.id for d in list(districts.values())[:5]],
+        },
+        actor=city,
+    )
+    yd_first = _new_project(yandu, "盐都区智慧养老服务平台", 101, today)
+    yd_second = _new_project(yandu, "盐都区社区网格治理数据中台", 102, today)
+    th_draft = _new_project(tinghu, "亭湖区智慧停车数据平台", 103, today)
+    for project, fate in ((yd_first, "accept"), (yd_second, "decline")):
+        proposal = calls.add_proposal(
+            reserve_call, project, "前期工作扎实,建议纳入储备。", actor=staff["320903"]
+        )
+        calls.propose(proposal, actor=staff["320903"])
+        if fate == "accept":
+            calls.accept_proposal(proposal, "同意纳入储备。", actor=city)
+        else:
+            calls.decline_proposal(
+                proposal, "与已入库的智慧社区项目内容交叉,请合并后再报。", actor=city
+            )
+    calls.add_proposal(reserve_call, th_draft, "", actor=staff["320902"])
+
+    program_call = calls.create_call(
+        {
+            "title": f"关于征集{programs[2].title}备选项目的通知",
+            "purpose": "program",
+            "program_id": programs[2].id,
+            "notice": "请各区县从储备库和新谋划项目中推荐符合省级专项支持方向的项目。",
+            "deadline": programs[2].district_deadline,
+            "remind_working_days": 5,
+            "district_ids": [yandu.id, tinghu.id],
+        },
+        actor=city,
+    )
+    candidate = next((p for p in yd_plan[2:] if p.maturity == "reserve"), None)
+    if candidate is not None:
+        proposal = calls.add_proposal(
+            program_call, candidate, "数据产品开发方向,符合支持范围。", actor=staff["320903"]
+        )
+        calls.propose(proposal, actor=staff["320903"])
+        calls.accept_proposal(proposal, "请按批次要求准备申报材料。", actor=city)
+
+    closed = calls.create_call(
+        {
+            "title": f"关于征集{year}年度第一批数据领域储备项目的通知",
+            "purpose": "reserve",
+            "year": year,
+            "notice": "年初征集,已截止。",
+            "deadline": today,
+            "remind_working_days": 3,
+            "district_ids": [yandu.id, tinghu.id],
+        },
+        actor=city,
+    )
+    calls.close_call(closed, actor=city, expected_version=closed.version)
+
+    # The city matches the first open program against the reserve and invites the best fits.
+    fits = [
+        m.project
+        for m in matching.match_program(programs[0])
+        if m.fits and not m.project.declarations
+    ][:2]
+    if fits:
+        matching.invite_to_program(
+            programs[0], fits, actor=city, message="请抓紧准备申报材料,按期报送。"
+        )
+
+    # The daily reminders, as cron would run them this morning.
+    calls.send_due_reminders(today)
+    prerequisites.send_expiry_warnings(today)

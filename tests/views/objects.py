@@ -3,22 +3,27 @@
 import io
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 
 from flask import url_for
 from sqlalchemy import func, select
 
 from tests import factories
-from workflow import notifications, operations
+from workflow import notifications, operations, reserve
 from workflow.extensions import db
 from workflow.models import (
     Attachment,
     AuditEvent,
+    CallProposal,
+    CollectionCall,
     Declaration,
     Dossier,
     FundingProgram,
     Notification,
     Prerequisite,
     Project,
+    ReserveAdjustment,
+    ReserveSnapshot,
 )
 from workflow.storage import atomic_write, dossier_path
 
@@ -35,6 +40,12 @@ class Objects:
     program: FundingProgram
     other_program: FundingProgram
     notification: Notification
+    adjustment: ReserveAdjustment  # a pending 调整 of the project's reserve plan line
+    snapshot: ReserveSnapshot  # two snapshots of the reserve plan (city-wide)
+    other_snapshot: ReserveSnapshot
+    call: CollectionCall  # a program call to 盐都区 (city-wide, like programs)
+    draft_proposal: CallProposal  # a 盐都区 project put on the call, not yet proposed
+    proposal: CallProposal  # a 盐都区 project proposed to the city, not yet decided
 
 
 def yandu_objects(world) -> Objects:
@@ -48,6 +59,49 @@ def yandu_objects(world) -> Objects:
     dossier.status, dossier.file_name, dossier.page_count = "ready", file_name, 1
     notifications.notify([world.staff], "call_reminder", "征集即将截止", link="/inbox")
     db.session.commit()
+    year = operations.local_today().year
+    plan = {"declare_year": year, "start_year": year, "priority": 2, "is_key": False}
+    first_snapshot = reserve.take_snapshot("第一轮", actor=world.city)
+    reserve.admit_to_reserve(
+        project, plan, actor=world.city, reason_code="newly_planned", reason="新谋划"
+    )
+    adjustment = reserve.request_adjustment(
+        project,
+        "change",
+        {**plan, "priority": 1},
+        actor=world.staff,
+        reason_code="priority_changed",
+        reason="前期要件已齐备",
+    )
+    second_snapshot = reserve.take_snapshot("第二轮", actor=world.city)
+    db.session.commit()
+    # Built as rows, not through calls.create_call: its messages would join the one above.
+    call = CollectionCall(
+        title="关于征集数据领域专项申报项目的通知",
+        purpose="program",
+        program=world.program,
+        year=world.program.year,
+        notice="请报送项目",
+        deadline=operations.local_today() + timedelta(days=10),
+        remind_working_days=3,
+        status="open",
+        created_by_id=world.city.id,
+        districts=[world.yandu],
+    )
+    draft_proposal, proposal = (
+        CallProposal(
+            call=call,
+            project=factories.project(world.yandu),
+            district_id=world.yandu.id,
+            status=status,
+            created_by_id=world.staff.id,
+        )
+        for status in ("draft", "proposed")
+    )
+    for extra in (draft_proposal.project, proposal.project):
+        extra.prerequisites.clear()  # tests count the prerequisites of the objects above
+    db.session.add_all([call, draft_proposal, proposal])
+    db.session.commit()
     return Objects(
         project=project,
         prerequisite=project.prerequisites[0],
@@ -57,6 +111,12 @@ def yandu_objects(world) -> Objects:
         program=world.program,
         other_program=factories.program(title="另一个开放批次"),
         notification=db.session.scalars(select(Notification)).one(),
+        adjustment=adjustment,
+        snapshot=first_snapshot,
+        other_snapshot=second_snapshot,
+        call=call,
+        draft_proposal=draft_proposal,
+        proposal=proposal,
     )
 
 
@@ -107,6 +167,14 @@ def _attachment(o):
 
 def _dossier(o):
     return {"dossier_id": o.dossier.id}
+
+
+def _call(o):
+    return {"call_id": o.call.id}
+
+
+def _proposal(o):
+    return {"proposal_id": o.proposal.id}
 
 
 def _upload(o):
@@ -173,6 +241,55 @@ DISTRICT_ROUTES = (
     Route("dossiers.detail", "GET", _dossier),
     Route("dossiers.status", "GET", _dossier),
     Route("dossiers.download", "GET", _dossier),
+    Route("reserve.request_adjustment", "GET", _project),
+    # The project already has a pending adjustment: a second request is a conflict (409).
+    Route(
+        "reserve.request_adjustment",
+        "POST",
+        _project,
+        lambda o: {"kind": "remove", "reason_code": "cancelled", "reason": "项目取消"},
+        409,
+    ),
+    Route(
+        "reserve.redeclare",
+        "POST",
+        _project,
+        lambda o: {"program_id": str(o.other_program.id)},
+        302,
+    ),
+    Route("reserve.adjustment", "GET", lambda o: {"adjustment_id": o.adjustment.id}),
+    Route(
+        "reserve.decide",
+        "POST",
+        lambda o: {"adjustment_id": o.adjustment.id},
+        lambda o: {"decision": "approve", "version": str(o.adjustment.version)},
+        302,
+        who="city",
+    ),
+    Route(
+        "calls.propose",
+        "POST",
+        lambda o: {"proposal_id": o.draft_proposal.id},
+        lambda o: {"version": str(o.draft_proposal.version)},
+        302,
+    ),
+    Route("calls.withdraw", "POST", _proposal, lambda o: {"version": str(o.proposal.version)}, 302),
+    Route(
+        "calls.accept",
+        "POST",
+        _proposal,
+        lambda o: {"comment": "同意", "version": str(o.proposal.version)},
+        302,
+        who="city",
+    ),
+    Route(
+        "calls.decline",
+        "POST",
+        _proposal,
+        lambda o: {"comment": "不符合支持方向", "version": str(o.proposal.version)},
+        302,
+        who="city",
+    ),
 )
 
 # Routes that name an object every signed-in user shares (funding programs are city-wide).
@@ -183,6 +300,36 @@ SHARED_ROUTES = (
         "programs.edit", "POST", lambda o: {"program_id": o.program.id}, lambda o: {}, who="city"
     ),
     Route("exports.program_summary", "GET", lambda o: {"program_id": o.program.id}, who="city"),
+    # Matching a program to the reserve is the city's (district users get 403, not 404).
+    Route("matching.index", "GET", lambda o: {"program_id": o.program.id}, who="city"),
+    Route(
+        "matching.invite",
+        "POST",
+        lambda o: {"program_id": o.other_program.id},
+        lambda o: {"project_ids": str(o.project.id), "message": "请申报"},
+        302,
+        who="city",
+    ),
+    Route(
+        "reserve.snapshot_diff",
+        "GET",
+        lambda o: {"old_id": o.snapshot.id, "new_id": o.other_snapshot.id},
+        who="city",
+    ),
+    # A call is the city's; district users it is not sent to get 404 (tests/views/test_call_pages).
+    Route("calls.detail", "GET", _call, who="city"),
+    Route("calls.edit", "GET", _call, who="city"),
+    Route("calls.edit", "POST", _call, lambda o: {}, 422, who="city"),
+    Route(
+        "calls.close", "POST", _call, lambda o: {"version": str(o.call.version)}, 302, who="city"
+    ),
+    Route(
+        "calls.add_proposal",
+        "POST",
+        _call,
+        lambda o: {"project_id": str(o.project.id), "note": "符合征集方向"},
+        302,
+    ),
 )
 
 # Routes that name an object of one user (their messages); anyone else gets 404.
@@ -204,6 +351,10 @@ PLAIN_POST_ROUTES = (
     Route("programs.create", "POST", lambda o: {}, lambda o: {"title": "新批次"}),
     Route("exports.import_projects", "POST", lambda o: {}, lambda o: {}),
     Route("inbox.read_all_notifications", "POST", lambda o: {}, lambda o: {}),
+    Route(
+        "reserve.snapshots", "POST", lambda o: {}, lambda o: {"label": "2026年第二轮"}, who="city"
+    ),
+    Route("calls.create", "POST", lambda o: {}, lambda o: {"title": "新征集"}, who="city"),
 )
 
 

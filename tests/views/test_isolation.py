@@ -66,7 +66,7 @@ def test_another_district_and_experts_get_404(world, login, route):
 def test_the_owner_reaches_every_route(world, login, route):
     """The same requests succeed for the owner, so the 404s above are isolation, not bad URLs."""
     objects = yandu_objects(world)
-    client = login(world.staff)
+    client = login(getattr(world, route.who))
     response = call(client, route, objects)
     assert response.status_code == route.owner_status, page(response).text[:500]
 
@@ -142,6 +142,11 @@ def test_signed_out_users_are_sent_to_the_login_page(world, client, app):
         "dossier_id": objects.dossier.id,
         "program_id": objects.program.id,
         "notification_id": objects.notification.id,
+        "call_id": objects.call.id,
+        "proposal_id": objects.proposal.id,
+        "adjustment_id": objects.adjustment.id,
+        "old_id": objects.snapshot.id,
+        "new_id": objects.other_snapshot.id,
     }
     before = snapshot()
     seen = 0

@@ -48,9 +48,33 @@ def load_user(user_id: str) -> User | None:
 
 def register_views(app: Flask) -> None:
     """Attach every blueprint and the Chinese error pages."""
-    from . import auth, declarations, dossiers, exports, health, inbox, programs, projects
+    from . import (
+        auth,
+        calls,
+        declarations,
+        dossiers,
+        exports,
+        health,
+        inbox,
+        matching,
+        programs,
+        projects,
+        reserve,
+    )
 
-    for module in (auth, inbox, exports, projects, declarations, programs, dossiers, health):
+    for module in (
+        auth,
+        inbox,
+        exports,
+        projects,
+        declarations,
+        programs,
+        dossiers,
+        health,
+        reserve,
+        calls,
+        matching,
+    ):
         app.register_blueprint(module.bp)
 
     def page(status: int, title: str, message: str):

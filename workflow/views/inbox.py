@@ -8,7 +8,7 @@ from flask_login import current_user, login_required
 from sqlalchemy import func, select
 from sqlalchemy.orm import joinedload
 
-from .. import notifications
+from .. import matching, notifications, prerequisites
 from ..extensions import db
 from ..models import Declaration, Dossier, FundingProgram, Notification, Project
 from ..operations import local_today
@@ -23,6 +23,9 @@ WAITING_FOR = {
     "city_reviewer": (("city_review", "expert_review"), "city_deadline"),
     "manager": (("recommended",), "upstream_deadline"),
 }
+# Who sees 前期要件 about to expire (district staff their own district's, the city all of them).
+EXPIRY_WATCHERS = frozenset({"district_staff", "city_reviewer", "manager"})
+EXPIRY_ROWS = 20
 
 
 @dataclass
@@ -76,8 +79,24 @@ def index():
             )
         ).all()
     )
+    expiring = (
+        prerequisites.expiring(
+            today, prerequisites.warning_days(), user=current_user, limit=EXPIRY_ROWS
+        )
+        if current_user.role in EXPIRY_WATCHERS
+        else []
+    )
+    invitations = (
+        matching.open_invitations(current_user, today)
+        if current_user.role == "district_staff"
+        else []
+    )
     return render_template(
         "inbox/index.html",
+        expiring=expiring,
+        expiry_days=prerequisites.warning_days(),
+        expiry_rows=EXPIRY_ROWS,
+        invitations=invitations,
         messages=notifications.unread_of(current_user),
         unread=notifications.unread_count(current_user),
         tasks=tasks,
