@@ -271,7 +271,6 @@ def test_remove_keeps_the_reason_and_restore_clears_it(cast):
     assert restored.action_label == "恢复入库"
 
 
-
 def test_a_project_with_a_draft_declaration_is_removed_only_after_withdrawing_it(cast):
     decl = cast.declaration()
     project, staff = decl.project, cast.actor("district_staff")
@@ -285,6 +284,7 @@ def test_a_project_with_a_draft_declaration_is_removed_only_after_withdrawing_it
     change(project, "remove", staff)
     db.session.commit()
     assert project.maturity == "removed"
+
 
 def test_each_change_is_one_audit_row_and_one_new_version(cast):
     project = cast.project(maturity="planning")
