@@ -217,12 +217,13 @@ DISTRICT_ROUTES = (
         lambda o: {"program_id": str(o.other_program.id)},
         302,
     ),
+    # The owner reaches it; 出库 itself waits until the project's draft declaration is withdrawn.
     Route(
         "projects.change_maturity",
         "POST",
         _project,
         lambda o: {"action": "remove", "reason": "项目已取消", "version": str(o.project.version)},
-        302,
+        422,
     ),
     Route("declarations.detail", "GET", _decl),
     Route("declarations.edit", "GET", _decl),
