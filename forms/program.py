@@ -3,7 +3,6 @@
 from decimal import Decimal
 
 from wtforms import (
-    BooleanField,
     HiddenField,
     IntegerField,
     SelectField,
@@ -14,7 +13,7 @@ from wtforms import (
 from wtforms.validators import DataRequired, Length, NumberRange, Optional, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from workflow import vocab
+from workflow import machine, vocab
 
 from . import BaseForm
 from .fields import DayField, MoneyField, Required, choices, strip
@@ -62,7 +61,12 @@ class ProgramEditForm(BaseForm):
     required_prerequisites = CheckboxesField(
         "必备前期要件", choices=choices(vocab.PREREQUISITE_KINDS)
     )
-    requires_expert_review = BooleanField("需专家评审")
+    workflow_name = SelectField(
+        "审核流程",
+        choices=lambda: choices(machine.workflow_names()),
+        default="default",  # the model's default: a form posted without it keeps the standard
+        description="新建的申报按该流程的最新版本流转;已有申报保持原流程",
+    )
     status = SelectField("状态", choices=choices(vocab.PROGRAM_STATUSES))
     version = HiddenField()
 

@@ -297,19 +297,19 @@ def money(value: Decimal) -> str:
 
 
 def choose_program(programs: list, today: date) -> dict:
-    """An open program whose window is open today and whose review is the plain two-step one
-    (no expert review); its 前期要件 are added through the API."""
+    """An open program whose window is open today and whose review is the default two-step
+    workflow (no expert scoring or joint sign-off); its 前期要件 are added through the API."""
     fitting = [
         p
         for p in programs
         if p["status"] == "open"
         and date.fromisoformat(p["opens_on"]) <= today <= date.fromisoformat(p["district_deadline"])
         and today <= date.fromisoformat(p["city_deadline"])
-        and not p["requires_expert_review"]
+        and p["workflow_name"] == "default"
     ]
     if not fitting:
         raise Surprise(
-            "没有可通过接口走完流程的开放批次(无专家评审、窗口期内)/ "
+            "没有可通过接口走完流程的开放批次(标准流程、窗口期内)/ "
             "no open program the API alone can take to a dossier"
         )
     # The most demanding one, so the journey shows every step a real declaration takes.

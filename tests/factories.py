@@ -76,7 +76,6 @@ def program(**overrides) -> FundingProgram:
                 "max_length": 3000,
             }
         ],
-        requires_expert_review=False,
         status="open",
     )
     values.update(overrides)

@@ -97,15 +97,19 @@ def test_dossier_render_writes_pdf_and_html(app, world, make_project, make_decla
 
 
 def test_workflow_diagram_is_mermaid_of_the_running_table(app):
-    from workflow.machine import TRANSITIONS
+    from workflow import machine
 
-    result = app.test_cli_runner().invoke(args=["workflow", "diagram", "--current", "city_review"])
-    assert result.exit_code == 0
+    result = app.test_cli_runner().invoke(
+        args=["workflow", "diagram", "--name", "joint_signoff", "--current", "joint_signoff"]
+    )
+    assert result.exit_code == 0, result.output
     assert result.output.startswith("stateDiagram-v2")
-    for step in TRANSITIONS:
+    for step in machine.latest("joint_signoff").steps:
         for source in step.sources:
             assert f"{source} --> {step.dest} : {step.label}" in result.output
-    assert "class city_review current" in result.output
+    assert "class joint_signoff current" in result.output
+    unknown = app.test_cli_runner().invoke(args=["workflow", "diagram", "--name", "nope"])
+    assert unknown.exit_code != 0 and "不存在" in unknown.output
 
 
 def test_worker_refuses_to_start_without_redis(app):

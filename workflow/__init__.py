@@ -66,10 +66,15 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     login_manager.login_message_category = "warning"
     queue.init_app(app)
 
-    from . import audit  # noqa: F401  (registers the append-only listeners)
+    from . import (
+        audit,  # noqa: F401  (registers the append-only listeners)
+        machine,
+    )
     from .cli import register_cli
     from .views import register_views
 
+    # A broken workflow definition stops the app here, with every reason, not at a user's click.
+    machine.all_workflows()
     register_views(app)
     api.init_app(app)
     register_cli(app)
@@ -78,6 +83,10 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     _warn_without_harfbuzz(app)
     if app.config["START_EMBEDDED_WORKER"]:
         queue.start_embedded_worker(app)
+        from .jobs import start_embedded_scheduler
+
+        # Without Redis there is no `flask scheduler` process: the nightly jobs run in a thread.
+        start_embedded_scheduler(app)
     return app
 
 

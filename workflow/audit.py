@@ -43,11 +43,16 @@ def record(
     before: dict | None = None,
     after: dict | None = None,
     comment: str | None = None,
+    on_behalf_of: User | None = None,
 ) -> AuditEvent:
-    """Add one audit row to the session; the caller's commit makes it permanent."""
+    """Add one audit row to the session; the caller's commit makes it permanent.
+
+    ``on_behalf_of`` names the reviewer a delegate (the actor) stood in for.
+    """
     row = AuditEvent(
         at=utcnow(),
         actor=actor,
+        on_behalf_of=on_behalf_of,
         object_type=object_type,
         object_id=object_id,
         action=action,

@@ -8,7 +8,7 @@ import click
 from flask import Flask, current_app
 from sqlalchemy import select
 
-from . import machine, operations, queue, vocab
+from . import definitions, machine, operations, queue, vocab
 from .extensions import db
 from .models import Declaration, District, User
 
@@ -138,10 +138,30 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(workflow_group)
 
     @workflow_group.command("diagram")
+    @click.option("--name", default="default", show_default=True, help="流程名称")
     @click.option("--current", type=click.Choice(list(vocab.STAGES)), help="高亮的阶段")
-    def workflow_diagram(current: str | None):
-        """Print the declaration workflow as Mermaid text."""
-        sys.stdout.write(machine.mermaid_diagram(current))
+    def workflow_diagram(name: str, current: str | None):
+        """Print a workflow definition (its newest version) as Mermaid text."""
+        try:
+            sys.stdout.write(machine.mermaid_diagram(current, name=name))
+        except LookupError as exc:
+            raise click.ClickException(str(exc)) from exc
+
+    @workflow_group.command("check")
+    @click.argument("file", required=False, type=click.Path(exists=True, path_type=Path))
+    def workflow_check(file: Path | None):
+        """Check the shipped workflow definitions, or one FILE; exit 1 with every reason."""
+        try:
+            if file is None:
+                found = definitions.load_folder(definitions.FOLDER, guards=machine.GUARDS)
+            else:
+                defn = definitions.load_file(file, guards=machine.GUARDS)
+                found = {defn.key: defn}
+        except definitions.DefinitionError as exc:
+            click.echo(f"流程定义有误:{exc}", err=True)
+            sys.exit(1)
+        for defn in found.values():
+            click.echo(f"通过:{defn.name} 第 {defn.version} 版「{defn.title}」({defn.source})")
 
     reminders_group = click.Group("reminders", help="每日提醒")
     app.cli.add_command(reminders_group)
@@ -159,24 +179,13 @@ def register_cli(app: Flask) -> None:
         Run it once a day from cron, e.g. at 08:30 Beijing time (with the app's environment):
         30 8 * * * cd /srv/app && .venv/bin/flask --app wsgi reminders send >>reminders.log 2>&1
         """
-        from .reminders import DAILY_REMINDERS
+        from .reminders import send_daily
 
         today = on_date.date() if on_date else operations.local_today()
-        total, failed = 0, []
-        for send in DAILY_REMINDERS:
-            name = f"{send.__module__.rsplit('.', 1)[-1]}.{send.__name__}"
-            try:
-                sent = send(today)
-                db.session.commit()
-            except Exception:
-                # One broken kind of reminder must not keep the others from going out.
-                db.session.rollback()
-                current_app.logger.exception("daily reminder %s failed for %s", name, today)
-                failed.append(name)
-                continue
-            total += sent
-            click.echo(f"{name}: {sent} 条")
-        click.echo(f"{today.isoformat()} 共发送提醒 {total} 条")
+        sent, failed = send_daily(today)
+        for name, count in sent.items():
+            click.echo(f"{name}: {count} 条")
+        click.echo(f"{today.isoformat()} 共发送提醒 {sum(sent.values())} 条")
         if failed:
             raise click.ClickException(f"以下提醒发送失败,详见日志:{'、'.join(failed)}")
 
@@ -192,3 +201,52 @@ def register_cli(app: Flask) -> None:
 
         worker = Worker([queue.dossier_queue()], connection=queue.connection())
         worker.work(burst=burst, logging_level="INFO")
+
+    @app.cli.command("scheduler")
+    def scheduler_command():
+        """Run RQ's cron scheduler: close expired drafts at 00:30, send reminders at 08:30.
+
+        Times are Beijing time (the app's TIMEZONE, Asia/Shanghai), whatever the server's zone.
+        Needs REDIS_URL. The scheduler only enqueues the jobs (workflow/jobs.py SCHEDULE) on the
+        dossier queue, so a `flask --app wsgi worker` must run too. Run one scheduler per
+        deployment, e.g. as a service next to the workers:
+
+            .venv/bin/flask --app wsgi scheduler
+
+        A second scheduler would enqueue each job twice; both jobs are idempotent, so that wastes
+        work but closes nothing and sends nothing twice. A run missed while the scheduler was
+        down is not repeated: `flask --app wsgi deadlines close-drafts` and `flask --app wsgi
+        reminders send` do the same work by hand. Without REDIS_URL (`make run`) the app runs
+        this schedule in a thread of its own process instead.
+        """
+        if current_app.extensions["rq"]["embedded"]:
+            raise click.ClickException(
+                "未设置 REDIS_URL:内置模式下定时任务由应用进程内的线程执行"
+                "(START_EMBEDDED_WORKER=1),无需单独启动 scheduler"
+            )
+        from .jobs import build_scheduler
+
+        scheduler = build_scheduler(current_app._get_current_object())
+        for job in scheduler.get_jobs():
+            upcoming = job.next_enqueue_time.astimezone(scheduler.timezone)
+            click.echo(
+                f"{job.name}: {job.cron}({scheduler.timezone}),下次 {upcoming:%Y-%m-%d %H:%M}"
+            )
+        scheduler.start()
+
+    deadlines_group = click.Group("deadlines", help="办理时限与逾期草稿")
+    app.cli.add_command(deadlines_group)
+
+    @deadlines_group.command("close-drafts")
+    @click.option(
+        "--date",
+        "on_date",
+        type=click.DateTime(formats=["%Y-%m-%d"]),
+        help="按该日期计算(YYYY-MM-DD),默认今天",
+    )
+    def deadlines_close_drafts(on_date):
+        """Close now the drafts whose program window has closed (what the 00:30 job does)."""
+        from .deadlines import close_expired_drafts
+
+        today = on_date.date() if on_date else operations.local_today()
+        click.echo(f"{today.isoformat()} 自动关闭逾期草稿 {close_expired_drafts(today)} 件")

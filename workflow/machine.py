@@ -1,23 +1,31 @@
-"""The declaration workflow: its transition table as data, its guards, and one shared machine.
+"""The declaration workflows: each definition (workflow/definitions.py) as one shared machine.
 
-Only this module changes a declaration's ``stage``. One ``transitions.Machine`` serves every
-row (``model=None``): events are fired with ``machine.events[name].trigger(declaration, ...)``
-so no declaration is ever registered on the machine and nothing accumulates per row.
+Only this module changes a declaration's ``stage``. Each checked definition becomes a
+``Workflow``: its transition table with the guards resolved by name, and one
+``transitions.Machine`` (``model=None``) that serves every declaration following that
+definition and version; events are fired with ``machine.events[name].trigger(decl, ...)``, so no
+declaration is registered on a machine and nothing accumulates per row. A declaration follows
+the definition and version it started with (``workflow_name``, ``workflow_version``).
 """
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import date
 from decimal import Decimal, InvalidOperation
+from functools import cache
+from zoneinfo import ZoneInfo
 
+from flask import current_app
 from transitions import Machine
 
-from . import maturity, vocab
+from . import countersign, definitions, delegations, experts, maturity, vocab
+from .definitions import Definition, StageDef
 from .errors import Refusal
 from .extensions import db
-from .models import AuditEvent, Declaration, ReviewOpinion, User
+from .models import AuditEvent, Declaration, FundingProgram, ReviewOpinion, User
 from .rules import missing_for_submission
 from .types import utcnow
+from .workdays import add_working_days
 
 
 @dataclass(frozen=True)
@@ -28,6 +36,8 @@ class Context:
     city_code: str
     comment: str = ""
     approval: dict | None = None  # 批复文号, 下达金额, date: for record_approval
+    on_behalf_of: User | None = None  # a delegate acts for this reviewer (代理)
+    system: bool = False  # fired by the system (a scheduled job), not by a person
 
 
 @dataclass(frozen=True)
@@ -136,170 +146,46 @@ has_comment = Guard(
 has_approval_record = Guard("has_approval_record", _has_approval_record, _approval_record_gaps)
 
 
-def needs_expert_review(decl: Declaration) -> bool:
-    """Whether the program asks for expert review first (a branch, not a refusal)."""
-    return decl.program.requires_expert_review
+def _scoring_gaps(decl: Declaration, actor: User, ctx: Context) -> list[str]:
+    stage = workflow_for(decl).definition.stage(decl.stage)
+    return experts.scoring_gaps(decl, min_experts=stage.min_experts if stage else 1)
 
 
-STAFF = ("district_staff",)
-DISTRICT_REVIEWER = ("district_reviewer",)
-CITY = ("city_reviewer",)
-RESULT_RECORDERS = ("manager", "city_reviewer")
+experts_have_scored = Guard(
+    "experts_have_scored", lambda d, a, c: not _scoring_gaps(d, a, c), _scoring_gaps
+)
+
+# Every guard a definition may name, by name.
+GUARDS: dict[str, Guard] = {
+    g.name: g
+    for g in (
+        in_own_district,
+        within_district_window,
+        within_revision_window,
+        within_city_window,
+        is_complete,
+        has_comment,
+        has_approval_record,
+        experts_have_scored,
+    )
+}
 
 
 @dataclass(frozen=True)
 class Step:
-    """One row of the transition table."""
+    """One row of a workflow's transition table, its guards resolved."""
 
     trigger: str
     sources: tuple[str, ...]
     dest: str
-    roles: tuple[str, ...]
+    roles: tuple[str, ...]  # empty: fired by the system only
     guards: tuple[Guard, ...] = ()
-    # A branch condition: the row applies only when it returns this value.
-    branch: Callable[[Declaration], bool] | None = None
-    branch_value: bool = True
     opinion: bool = True  # a reviewer's action leaves a review opinion
     label: str = field(default="")
 
-
-def _step(trigger, sources, dest, roles, guards=(), **kw) -> Step:
-    sources = (sources,) if isinstance(sources, str) else tuple(sources)
-    return Step(trigger, sources, dest, roles, tuple(guards), label=vocab.ACTIONS[trigger], **kw)
-
-
-TRANSITIONS: tuple[Step, ...] = (
-    _step(
-        "submit",
-        "draft",
-        "district_review",
-        STAFF,
-        (in_own_district, within_district_window, is_complete),
-        opinion=False,
-    ),
-    _step(
-        "resubmit",
-        "returned",
-        "district_review",
-        STAFF,
-        (in_own_district, within_revision_window, is_complete),
-        opinion=False,
-    ),
-    _step("withdraw", ("draft", "returned"), "withdrawn", STAFF, (in_own_district,), opinion=False),
-    _step("approve", "district_review", "city_review", DISTRICT_REVIEWER, (in_own_district,)),
-    _step(
-        "return_for_revision",
-        "district_review",
-        "returned",
-        DISTRICT_REVIEWER,
-        (in_own_district, has_comment),
-    ),
-    _step(
-        "approve",
-        "city_review",
-        "expert_review",
-        CITY,
-        (within_city_window,),
-        branch=needs_expert_review,
-        branch_value=True,
-    ),
-    _step(
-        "approve",
-        "city_review",
-        "recommended",
-        CITY,
-        (within_city_window,),
-        branch=needs_expert_review,
-        branch_value=False,
-    ),
-    _step("approve", "expert_review", "recommended", CITY, (within_city_window,)),
-    _step(
-        "return_for_revision", ("city_review", "expert_review"), "returned", CITY, (has_comment,)
-    ),
-    _step("reject", ("city_review", "expert_review"), "not_recommended", CITY, (has_comment,)),
-    _step("record_approval", "recommended", "approved", RESULT_RECORDERS, (has_approval_record,)),
-    _step("record_rejection", "recommended", "not_approved", RESULT_RECORDERS, (has_comment,)),
-)
-
-TRIGGERS: tuple[str, ...] = tuple(dict.fromkeys(s.trigger for s in TRANSITIONS))
-# Triggers whose comment is required; the forms mark the field accordingly.
-COMMENT_REQUIRED = frozenset(s.trigger for s in TRANSITIONS if has_comment in s.guards)
-
-
-def steps_for(trigger: str, stage: str) -> list[Step]:
-    """The table rows a trigger could take from a stage."""
-    return [s for s in TRANSITIONS if s.trigger == trigger and stage in s.sources]
-
-
-def step_for(trigger: str, decl: Declaration) -> Step | None:
-    """The one row that applies to this declaration now, after branch conditions."""
-    for step in steps_for(trigger, decl.stage):
-        if step.branch is None or step.branch(decl) == step.branch_value:
-            return step
-    return None
-
-
-def check_action(decl: Declaration, trigger: str, actor: User, ctx: Context) -> Refusal | None:
-    """None when the actor may fire this trigger now, else the refusal with its reasons."""
-    if trigger not in vocab.ACTIONS:
-        return Refusal("stage", [f"未知的操作「{trigger}」"])
-    step = step_for(trigger, decl)
-    if step is None:
-        return Refusal(
-            "stage", [f"当前阶段「{decl.stage_label}」不能执行「{vocab.ACTIONS[trigger]}」"]
-        )
-    if actor.role not in step.roles:
-        allowed = "、".join(vocab.ROLES[r] for r in step.roles)
-        return Refusal("role", [f"「{vocab.ACTIONS[trigger]}」只能由{allowed}执行"])
-    reasons: list[str] = []
-    for guard in step.guards:
-        if not guard.check(decl, actor, ctx):
-            reasons.extend(guard.reason(decl, actor, ctx))
-    return Refusal("guard", reasons) if reasons else None
-
-
-def refusal_reasons(decl: Declaration, trigger: str, actor: User, ctx: Context) -> list[str]:
-    """Why the actor may not fire this trigger now; an empty list means they may."""
-    refusal = check_action(decl, trigger, actor, ctx)
-    return refusal.reasons if refusal else []
-
-
-_ANY_APPROVAL = {"doc_number": "-", "amount": 1, "approved_on": date.min}
-
-
-def allowed_triggers(decl: Declaration, actor: User, ctx: Context) -> list[str]:
-    """The triggers this actor could fire now, assuming they will type the comment asked for."""
-    hypothetical = replace(ctx, comment=ctx.comment or "-", approval=ctx.approval or _ANY_APPROVAL)
-    return [t for t in TRIGGERS if not refusal_reasons(decl, t, actor, hypothetical)]
-
-
-# --- the shared machine -------------------------------------------------------------------
-
-
-def _condition(guard: Guard):
-    def check(event) -> bool:
-        return guard.check(event.model, event.kwargs["actor"], event.kwargs["context"])
-
-    check.__name__ = guard.name
-    return check
-
-
-def _branch_condition(step: Step):
-    def check(event) -> bool:
-        return step.branch(event.model) == step.branch_value
-
-    check.__name__ = f"branch_{step.trigger}_{step.dest}"
-    return check
-
-
-def _role_condition(roles: Iterable[str]):
-    roles = frozenset(roles)
-
-    def check(event) -> bool:
-        return event.kwargs["actor"].role in roles
-
-    check.__name__ = "has_role"
-    return check
+    @property
+    def is_system(self) -> bool:
+        return not self.roles
 
 
 # The maturity trigger a declaration outcome fires on its project (see workflow/maturity.py).
@@ -309,18 +195,211 @@ MATURITY_TRIGGER_AFTER = {
     "not_approved": "return_to_reserve",
     "not_recommended": "return_to_reserve",
     "withdrawn": "return_to_reserve",
+    "expired": "return_to_reserve",
 }
+
+
+class Workflow:
+    """One definition, ready to run: its steps, its stages, and its one shared machine."""
+
+    def __init__(self, definition: Definition):
+        self.definition = definition
+        self.steps: tuple[Step, ...] = tuple(
+            Step(
+                t.trigger,
+                t.sources,
+                t.dest,
+                t.roles,
+                tuple(GUARDS[name] for name in t.guards),
+                t.opinion,
+                label=vocab.ACTIONS[t.trigger],
+            )
+            for t in definition.transitions
+        )
+        self.triggers: tuple[str, ...] = tuple(dict.fromkeys(s.trigger for s in self.steps))
+        # Triggers whose comment is required; the forms mark the field accordingly.
+        self.comment_required = frozenset(s.trigger for s in self.steps if has_comment in s.guards)
+        self.machine = Machine(
+            model=None,
+            states=[s.code for s in definition.stages],
+            initial=definition.start,
+            transitions=[
+                {
+                    "trigger": step.trigger,
+                    "source": list(step.sources),
+                    "dest": step.dest,
+                    "conditions": [_who_may(step)]
+                    + ([_quorum_condition(self)] if step.trigger == "approve" else [])
+                    + [_condition(g) for g in step.guards],
+                }
+                for step in self.steps
+            ],
+            auto_transitions=False,
+            send_event=True,
+            model_attribute="stage",
+            after_state_change=_after_state_change,
+        )
+
+    @property
+    def name(self) -> str:
+        return self.definition.name
+
+    @property
+    def version(self) -> int:
+        return self.definition.version
+
+    def stage(self, code: str) -> StageDef | None:
+        """The definition's stage with this code."""
+        return self.definition.stage(code)
+
+    def step_for(self, trigger: str, stage: str) -> Step | None:
+        """The one row a trigger takes from a stage, if any."""
+        return next((s for s in self.steps if s.trigger == trigger and stage in s.sources), None)
+
+    def check_action(
+        self, decl: Declaration, trigger: str, actor: User | None, ctx: Context
+    ) -> Refusal | None:
+        """None when the actor may fire this trigger now, else the refusal with its reasons."""
+        if trigger not in vocab.ACTIONS:
+            return Refusal("stage", [f"未知的操作「{trigger}」"])
+        label = vocab.ACTIONS[trigger]
+        step = self.step_for(trigger, decl.stage)
+        if step is None:
+            return Refusal("stage", [f"当前阶段「{decl.stage_label}」不能执行「{label}」"])
+        if step.is_system or ctx.system or actor is None:
+            if step.is_system and ctx.system:
+                return None
+            if step.is_system:
+                return Refusal("role", [f"「{label}」由系统自动执行,不能手工操作"])
+            return Refusal("role", [f"「{label}」只能由人工执行"])
+        # A delegate acts with the rights of the reviewer they stand in for.
+        principal = ctx.on_behalf_of or actor
+        if ctx.on_behalf_of is not None and not delegations.is_delegate(
+            actor, ctx.on_behalf_of, ctx.today
+        ):
+            return Refusal("role", [f"您不是{ctx.on_behalf_of.display_name}的有效代理人"])
+        if principal.role not in step.roles:
+            allowed = "、".join(vocab.ROLES[r] for r in step.roles)
+            return Refusal("role", [f"「{label}」只能由{allowed}执行"])
+        reasons: list[str] = []
+        for guard in step.guards:
+            if not guard.check(decl, principal, ctx):
+                reasons.extend(guard.reason(decl, principal, ctx))
+        stage = self.stage(decl.stage)
+        if trigger == "approve" and stage is not None and stage.kind == "countersign":
+            reasons.extend(countersign.sign_refusal(decl, stage, principal, actor))
+        return Refusal("guard", reasons) if reasons else None
+
+    def allowed_triggers(self, decl: Declaration, actor: User, ctx: Context) -> list[str]:
+        """The triggers this actor could fire now, assuming they type the comment asked for."""
+        hypothetical = replace(
+            ctx, comment=ctx.comment or "-", approval=ctx.approval or _ANY_APPROVAL
+        )
+        return [t for t in self.triggers if self.check_action(decl, t, actor, hypothetical) is None]
+
+    def is_countersign_approval(self, decl: Declaration, trigger: str) -> bool:
+        """Whether this trigger adds a signature in a countersign stage rather than moving on."""
+        stage = self.stage(decl.stage)
+        return trigger == "approve" and stage is not None and stage.kind == "countersign"
+
+    def fire(
+        self, decl: Declaration, trigger: str, *, actor: User | None, context: Context
+    ) -> bool:
+        """Fire a trigger on this workflow's machine; returns whether a transition happened."""
+        step = self.step_for(trigger, decl.stage)
+        return self.machine.events[trigger].trigger(
+            decl, actor=actor, context=context, step=step, workflow=self
+        )
+
+    def mermaid(self, current: str | None = None) -> str:
+        """The workflow as Mermaid state-diagram text, built from the table that runs."""
+        lines = ["stateDiagram-v2", f"    [*] --> {self.definition.start}"]
+        for stage in self.definition.stages:
+            plain = ("start", "approval", "revision", "final")
+            kind = "" if stage.kind in plain else f"({_kind_note(stage)})"
+            lines.append(f"    {stage.code} : {stage.label}{kind}")
+        for step in self.steps:
+            for source in step.sources:
+                who = "(系统)" if step.is_system else ""
+                lines.append(f"    {source} --> {step.dest} : {step.label}{who}")
+        for final in self.definition.final_stages:
+            lines.append(f"    {final} --> [*]")
+        if current:
+            lines.append("    classDef current fill:#fde68a,stroke:#b45309,stroke-width:2px")
+            lines.append(f"    class {current} current")
+        return "\n".join(lines) + "\n"
+
+
+def _kind_note(stage: StageDef) -> str:
+    if stage.kind == "countersign":
+        return f"会签:{stage.rule_label}"
+    return definitions.STAGE_KINDS[stage.kind]
+
+
+_ANY_APPROVAL = {"doc_number": "-", "amount": 1, "approved_on": date.min}
+
+
+# --- the machines' callbacks ----------------------------------------------------------------
+
+
+def _condition(guard: Guard):
+    def check(event) -> bool:
+        ctx: Context = event.kwargs["context"]
+        principal = ctx.on_behalf_of or event.kwargs["actor"]
+        return guard.check(event.model, principal, ctx)
+
+    check.__name__ = guard.name
+    return check
+
+
+def _who_may(step: Step):
+    roles = frozenset(step.roles)
+
+    def check(event) -> bool:
+        ctx: Context = event.kwargs["context"]
+        if step.is_system:
+            return ctx.system
+        principal = ctx.on_behalf_of or event.kwargs["actor"]
+        return not ctx.system and principal is not None and principal.role in roles
+
+    check.__name__ = "is_system" if step.is_system else "has_role"
+    return check
+
+
+def _quorum_condition(workflow: Workflow):
+    def check(event) -> bool:
+        stage = workflow.stage(event.model.stage)
+        if stage is None or stage.kind != "countersign":
+            return True
+        return countersign.quorum_met(event.model, stage)
+
+    check.__name__ = "quorum_met"
+    return check
+
+
+def _local_today() -> date:
+    return utcnow().astimezone(ZoneInfo(current_app.config["TIMEZONE"])).date()
 
 
 def _after_state_change(event) -> None:
     """Write the audit row, the review opinion and the effects of the new stage."""
     decl: Declaration = event.model
-    actor: User = event.kwargs["actor"]
+    actor: User | None = event.kwargs["actor"]
     ctx: Context = event.kwargs["context"]
     step: Step = event.kwargs["step"]
+    workflow: Workflow = event.kwargs["workflow"]
     source, dest = event.transition.source, event.transition.dest
     now = utcnow()
-    after = {"stage": dest}
+    after: dict = {"stage": dest}
+    decl.stage_entered_at = now
+    stage = workflow.stage(dest)
+    decl.stage_due_on = (
+        add_working_days(_local_today(), stage.due_working_days)
+        if stage is not None and stage.due_working_days
+        else None
+    )
+    if decl.stage_due_on:
+        after["due_on"] = decl.stage_due_on.isoformat()
     if dest == "district_review":
         decl.submitted_at = now
     if dest == "approved":
@@ -333,7 +412,14 @@ def _after_state_change(event) -> None:
             approved_amount=str(decl.approved_amount),
             approved_on=decl.approved_on.isoformat(),
         )
-    if step.opinion:
+    left = workflow.stage(source)
+    if dest == "returned" and left is not None:
+        # Sent back: what was gathered in the stage it leaves no longer speaks for the new text.
+        if left.kind == "countersign":
+            after["voided_signatures"] = countersign.void(decl, source, now)
+        if left.kind == "expert_review":
+            after["voided_expert_assignments"] = experts.void_assignments(decl, now)
+    if step.opinion and actor is not None:
         db.session.add(
             ReviewOpinion(
                 declaration=decl,
@@ -341,6 +427,7 @@ def _after_state_change(event) -> None:
                 action=step.trigger,
                 comment=ctx.comment.strip(),
                 reviewer=actor,
+                on_behalf_of=ctx.on_behalf_of,
                 created_at=now,
             )
         )
@@ -348,6 +435,7 @@ def _after_state_change(event) -> None:
         AuditEvent(
             at=now,
             actor=actor,
+            on_behalf_of=ctx.on_behalf_of,
             object_type="declaration",
             object_id=decl.id,
             action=step.trigger,
@@ -359,7 +447,7 @@ def _after_state_change(event) -> None:
     _move_project_maturity(decl, dest, actor)
 
 
-def _move_project_maturity(decl: Declaration, dest: str, actor: User) -> None:
+def _move_project_maturity(decl: Declaration, dest: str, actor: User | None) -> None:
     """Fire the maturity machine's system trigger for this declaration outcome."""
     trigger = MATURITY_TRIGGER_AFTER.get(dest)
     if trigger is None:
@@ -374,48 +462,89 @@ def _move_project_maturity(decl: Declaration, dest: str, actor: User) -> None:
     )
 
 
-machine = Machine(
-    model=None,
-    states=list(vocab.STAGES),
-    initial="draft",
-    transitions=[
-        {
-            "trigger": step.trigger,
-            "source": list(step.sources),
-            "dest": step.dest,
-            "conditions": [_role_condition(step.roles)]
-            + ([_branch_condition(step)] if step.branch else [])
-            + [_condition(g) for g in step.guards],
-        }
-        for step in TRANSITIONS
-    ],
-    auto_transitions=False,
-    send_event=True,
-    model_attribute="stage",
-    after_state_change=_after_state_change,
-)
+# --- the registry of workflows ---------------------------------------------------------------
 
 
-def fire(decl: Declaration, trigger: str, *, actor: User, context: Context) -> bool:
-    """Fire a trigger on the shared machine; returns whether a transition happened."""
-    step = step_for(trigger, decl)
-    return machine.events[trigger].trigger(decl, actor=actor, context=context, step=step)
+@cache
+def _registry() -> dict[tuple[str, int], Workflow]:
+    """Every shipped definition, checked and built once per process."""
+    found = definitions.load_folder(definitions.FOLDER, guards=GUARDS)
+    return {key: Workflow(defn) for key, defn in sorted(found.items())}
 
 
-def mermaid_diagram(current: str | None = None) -> str:
-    """The workflow as Mermaid state-diagram text, built from the table that runs."""
-    lines = ["stateDiagram-v2", "    [*] --> draft"]
-    for code, name in vocab.STAGES.items():
-        lines.append(f"    {code} : {name}")
-    for step in TRANSITIONS:
-        for source in step.sources:
-            note = ""
-            if step.branch is not None:
-                note = "(需专家评审)" if step.branch_value else "(无需专家评审)"
-            lines.append(f"    {source} --> {step.dest} : {step.label}{note}")
-    for final in sorted(vocab.FINAL_STAGES):
-        lines.append(f"    {final} --> [*]")
-    if current:
-        lines.append("    classDef current fill:#fde68a,stroke:#b45309,stroke-width:2px")
-        lines.append(f"    class {current} current")
-    return "\n".join(lines) + "\n"
+def all_workflows() -> list[Workflow]:
+    """Every definition and version, by name then version."""
+    return list(_registry().values())
+
+
+def latest(name: str) -> Workflow | None:
+    """The newest version of a definition, for new declarations."""
+    versions = [w for (n, _), w in _registry().items() if n == name]
+    return versions[-1] if versions else None
+
+
+def workflow_names() -> dict[str, str]:
+    """The definitions a program may choose: name → title of the newest version."""
+    return {w.name: w.definition.title for w in all_workflows() if latest(w.name) is w}
+
+
+def get(name: str, version: int) -> Workflow | None:
+    """One definition at one version."""
+    return _registry().get((name, version))
+
+
+def workflow_for(decl: Declaration) -> Workflow:
+    """The definition and version a declaration started with."""
+    found = get(decl.workflow_name, decl.workflow_version)
+    if found is None:
+        raise LookupError(
+            f"申报 #{decl.id} 使用的流程 {decl.workflow_name} 第 {decl.workflow_version} 版不存在"
+        )
+    return found
+
+
+def workflow_for_program(program: FundingProgram) -> Workflow:
+    """The definition new declarations of this program start with (its newest version)."""
+    found = latest(program.workflow_name)
+    if found is None:
+        raise LookupError(f"申报批次使用的流程「{program.workflow_name}」不存在")
+    return found
+
+
+# The module-level API the rest of the app uses: each call goes to the declaration's workflow.
+
+
+def check_action(
+    decl: Declaration, trigger: str, actor: User | None, ctx: Context
+) -> Refusal | None:
+    """None when the actor may fire this trigger now, else the refusal with its reasons."""
+    return workflow_for(decl).check_action(decl, trigger, actor, ctx)
+
+
+def refusal_reasons(decl: Declaration, trigger: str, actor: User, ctx: Context) -> list[str]:
+    """Why the actor may not fire this trigger now; an empty list means they may."""
+    refusal = check_action(decl, trigger, actor, ctx)
+    return refusal.reasons if refusal else []
+
+
+def allowed_triggers(decl: Declaration, actor: User, ctx: Context) -> list[str]:
+    """The triggers this actor could fire now, assuming they type the comment asked for."""
+    return workflow_for(decl).allowed_triggers(decl, actor, ctx)
+
+
+def comment_required(decl: Declaration) -> frozenset[str]:
+    """The triggers of the declaration's workflow that need a comment."""
+    return workflow_for(decl).comment_required
+
+
+def fire(decl: Declaration, trigger: str, *, actor: User | None, context: Context) -> bool:
+    """Fire a trigger on the declaration's machine; returns whether a transition happened."""
+    return workflow_for(decl).fire(decl, trigger, actor=actor, context=context)
+
+
+def mermaid_diagram(current: str | None = None, *, name: str = "default") -> str:
+    """The newest version of a definition as Mermaid text, the current stage highlighted."""
+    workflow = latest(name)
+    if workflow is None:
+        raise LookupError(f"流程「{name}」不存在")
+    return workflow.mermaid(current)

@@ -69,6 +69,8 @@ class User(UserMixin, db.Model):
     password_hash: Mapped[str] = mapped_column(String(256))
     role: Mapped[str] = mapped_column(String(32))
     district_id: Mapped[int | None] = mapped_column(ForeignKey("districts.id"))
+    # The unit an expert works for; expert review keeps experts away from their own unit.
+    organization: Mapped[str] = mapped_column(String(200), default="", server_default="")
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
@@ -146,9 +148,13 @@ class FundingProgram(db.Model):
     required_prerequisites: Mapped[list[str]] = mapped_column(JSONType, default=list)
     # The program's own declaration form: [{"name", "label", "kind", "required", "max_length"}].
     form_fields: Mapped[list[dict[str, Any]]] = mapped_column(JSONType, default=list)
-    requires_expert_review: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The workflow definition new declarations follow (workflow/data/workflows/); each
+    # declaration keeps the version it started with.
     workflow_name: Mapped[str] = mapped_column(String(50), default="default")
-    workflow_version: Mapped[int] = mapped_column(Integer, default=1)
+    # Expert review's score sheet: [{"name", "label", "weight"}]; empty means the default one.
+    score_criteria: Mapped[list[dict[str, Any]]] = mapped_column(
+        JSONType, default=list, server_default="[]"
+    )
     status: Mapped[str] = mapped_column(String(20), default="draft")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     version: Mapped[int] = mapped_column(Integer, nullable=False)
@@ -314,6 +320,14 @@ class Declaration(db.Model):
     requested_amount: Mapped[Decimal | None] = mapped_column(Money())
     form_data: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
     stage: Mapped[str] = mapped_column(String(30), default="draft", index=True)
+    # The workflow definition and version this declaration started with, for its whole life.
+    workflow_name: Mapped[str] = mapped_column(
+        String(50), default="default", server_default="default"
+    )
+    workflow_version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    # When the current stage began and when its work is due (Chinese working days).
+    stage_entered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    stage_due_on: Mapped[date | None] = mapped_column(Date)
     version: Mapped[int] = mapped_column(Integer, nullable=False)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -366,10 +380,13 @@ class ReviewOpinion(db.Model):
     action: Mapped[str] = mapped_column(String(30))
     comment: Mapped[str] = mapped_column(Text, default="")
     reviewer_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    # The reviewer the opinion was given for, when a delegate acted in their place (代理).
+    on_behalf_of_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     declaration: Mapped[Declaration] = relationship(back_populates="opinions")
-    reviewer: Mapped[User] = relationship()
+    reviewer: Mapped[User] = relationship(foreign_keys=[reviewer_id])
+    on_behalf_of: Mapped[User | None] = relationship(foreign_keys=[on_behalf_of_id])
 
     @property
     def stage_label(self) -> str:
@@ -377,7 +394,7 @@ class ReviewOpinion(db.Model):
 
     @property
     def action_label(self) -> str:
-        return vocab.label(vocab.ACTIONS, self.action)
+        return vocab.ACTIONS.get(self.action) or vocab.label(vocab.AUDIT_ACTIONS, self.action)
 
 
 class Attachment(db.Model):
@@ -449,6 +466,90 @@ class Dossier(db.Model):
             self.declaration_version == decl.version
             and self.project_version == decl.project.version
         )
+
+
+class StageSignature(db.Model):
+    """One signer's 同意 in a countersign stage (会签); voided when the stage is sent back."""
+
+    __tablename__ = "stage_signatures"
+    __table_args__ = (Index("ix_stage_signatures_declaration_stage", "declaration_id", "stage"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    declaration_id: Mapped[int] = mapped_column(ForeignKey("declarations.id"))
+    stage: Mapped[str] = mapped_column(String(30))
+    # Whose seat the signature fills, and who clicked (a delegate signs in the signer's seat).
+    signer_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    acted_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    comment: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    voided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    declaration: Mapped[Declaration] = relationship()
+    signer: Mapped[User] = relationship(foreign_keys=[signer_id])
+    acted_by: Mapped[User] = relationship(foreign_keys=[acted_by_id])
+
+
+class Delegation(db.Model):
+    """A reviewer hands their tasks to another user of the same role for a period (代理)."""
+
+    __tablename__ = "delegations"
+    __table_args__ = (
+        CheckConstraint("ends_on >= starts_on", name="delegation_period_valid"),
+        CheckConstraint("delegator_id <> delegate_id", name="delegation_to_someone_else"),
+        Index("ix_delegations_delegate_period", "delegate_id", "starts_on", "ends_on"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    delegator_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    delegate_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    starts_on: Mapped[date] = mapped_column(Date)
+    ends_on: Mapped[date] = mapped_column(Date)  # inclusive; the delegation ends by itself
+    reason: Mapped[str] = mapped_column(Text, default="")
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # ended early by hand
+
+    delegator: Mapped[User] = relationship(foreign_keys=[delegator_id])
+    delegate: Mapped[User] = relationship(foreign_keys=[delegate_id])
+
+    def is_active_on(self, day: date) -> bool:
+        """Whether the delegate may act for the delegator on that day."""
+        return self.ended_at is None and self.starts_on <= day <= self.ends_on
+
+
+class ExpertAssignment(db.Model):
+    """The city asks one expert to score one declaration (专家评审)."""
+
+    __tablename__ = "expert_assignments"
+    __table_args__ = (Index("ix_expert_assignments_expert", "expert_id", "voided_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    declaration_id: Mapped[int] = mapped_column(ForeignKey("declarations.id"), index=True)
+    expert_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    assigned_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    assigned_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # A return for revision voids the round; the revised declaration is scored afresh.
+    voided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    declaration: Mapped[Declaration] = relationship()
+    expert: Mapped[User] = relationship(foreign_keys=[expert_id])
+    assigned_by: Mapped[User | None] = relationship(foreign_keys=[assigned_by_id])
+    score: Mapped["ExpertScore | None"] = relationship(back_populates="assignment")
+
+
+class ExpertScore(db.Model):
+    """An expert's score sheet for one assignment: a score per criterion, the weighted total."""
+
+    __tablename__ = "expert_scores"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    assignment_id: Mapped[int] = mapped_column(ForeignKey("expert_assignments.id"), unique=True)
+    scores: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    total: Mapped[Decimal] = mapped_column(ExactDecimal(6, 2))
+    comment: Mapped[str] = mapped_column(Text, default="")
+    submitted_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    assignment: Mapped[ExpertAssignment] = relationship(back_populates="score")
 
 
 class Notification(db.Model):
@@ -688,6 +789,8 @@ class AuditEvent(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    # Set when the actor acted as a delegate (代理) for this user.
+    on_behalf_of_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     object_type: Mapped[str] = mapped_column(String(40))
     object_id: Mapped[int] = mapped_column(Integer)
     action: Mapped[str] = mapped_column(String(40))
@@ -695,7 +798,8 @@ class AuditEvent(db.Model):
     after: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
     comment: Mapped[str | None] = mapped_column(Text)
 
-    actor: Mapped[User | None] = relationship()
+    actor: Mapped[User | None] = relationship(foreign_keys=[actor_id])
+    on_behalf_of: Mapped[User | None] = relationship(foreign_keys=[on_behalf_of_id])
 
     @property
     def action_label(self) -> str:

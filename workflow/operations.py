@@ -19,7 +19,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm.exc import StaleDataError
 
-from . import machine, maturity, overlap, vocab
+from . import countersign, machine, maturity, overlap, vocab
 from .audit import column_changes, record
 from .errors import STALE_MESSAGE, Conflict, Invalid, NotPermitted, Refusal
 from .extensions import db
@@ -31,6 +31,7 @@ from .models import (
     FundingProgram,
     Prerequisite,
     Project,
+    ReviewOpinion,
     User,
 )
 from .storage import atomic_write, new_stored_name, upload_path
@@ -83,13 +84,21 @@ def local_today() -> date:
     return datetime.now(ZoneInfo(current_app.config["TIMEZONE"])).date()
 
 
-def workflow_context(comment: str = "", approval: dict | None = None) -> machine.Context:
-    """The context guards read: today, the city, and what the actor typed."""
+def workflow_context(
+    comment: str = "",
+    approval: dict | None = None,
+    *,
+    on_behalf_of: User | None = None,
+    system: bool = False,
+) -> machine.Context:
+    """The context guards read: today, the city, what the actor typed, and for whom they act."""
     return machine.Context(
         today=local_today(),
         city_code=current_app.config["CITY_CODE"],
         comment=comment or "",
         approval=approval,
+        on_behalf_of=on_behalf_of,
+        system=system,
     )
 
 
@@ -312,10 +321,14 @@ def create_declaration(
         raise Conflict(f"该项目已申报本批次(申报 #{active}),不能重复申报")
     warnings = overlap.declaration_warnings(project, program)
     reason = overlap.require_reason(warnings, overlap_reason, "申报")
+    workflow = machine.workflow_for_program(program)
     decl = Declaration(
         project=project,
         program=program,
-        stage="draft",
+        stage=workflow.definition.start,
+        workflow_name=workflow.name,
+        workflow_version=workflow.version,
+        stage_entered_at=utcnow(),
         created_by_id=actor.id,
         requested_amount=values.get("requested_amount"),
         form_data=values.get("form_data") or {},
@@ -372,19 +385,79 @@ def act_on_declaration(
     comment: str = "",
     expected_version: int | None,
     approval: dict | None = None,
+    on_behalf_of: User | None = None,
 ) -> Declaration:
-    """Move a declaration through the workflow, with its audit row, in the caller's transaction."""
+    """Move a declaration through its workflow, with its audit row, in the caller's transaction.
+
+    In a countersign stage 通过 adds the actor's signature (in ``on_behalf_of``'s seat for a
+    delegate); the declaration moves on once the stage's rule is met.
+    """
     expect_version(decl, expected_version)
-    context = workflow_context(comment, approval)
+    context = workflow_context(comment, approval, on_behalf_of=on_behalf_of)
     refusal = machine.check_action(decl, trigger, actor, context)
     if refusal is not None:
         _refuse(refusal, vocab.ACTIONS.get(trigger, trigger))
+    workflow = machine.workflow_for(decl)
     with _stale_is_conflict(decl, expected_version):
-        if not machine.fire(decl, trigger, actor=actor, context=context):
+        signing = workflow.is_countersign_approval(decl, trigger)
+        if signing and not _sign(decl, workflow, actor=actor, context=context):
+            return decl  # more signatures are needed before the declaration moves on
+        if not workflow.fire(decl, trigger, actor=actor, context=context):
             # The guards passed a moment ago; only a concurrent change can make the machine refuse.
             raise Conflict("申报状态已变化,请刷新页面后重试")
         db.session.flush()
     return decl
+
+
+def _sign(decl: Declaration, workflow, *, actor: User, context: machine.Context) -> bool:
+    """Record a countersign signature with its audit row; returns whether the rule is now met."""
+    stage = workflow.stage(decl.stage)
+    signer = context.on_behalf_of or actor
+    now = utcnow()
+    countersign.record(
+        decl, stage, signer=signer, acted_by=actor, comment=context.comment.strip(), at=now
+    )
+    db.session.add(
+        ReviewOpinion(
+            declaration=decl,
+            stage=stage.code,
+            action="sign",
+            comment=context.comment.strip(),
+            reviewer=actor,
+            on_behalf_of=context.on_behalf_of,
+            created_at=now,
+        )
+    )
+    _touch(decl)
+    db.session.flush()
+    met = countersign.quorum_met(decl, stage)
+    signed = len(countersign.signatures(decl, stage.code))
+    record(
+        actor,
+        "declaration",
+        decl.id,
+        "sign",
+        before={"stage": decl.stage},
+        after={"signer_id": signer.id, "signatures": signed, "quorum_met": met},
+        comment=context.comment.strip() or None,
+        on_behalf_of=context.on_behalf_of,
+    )
+    return met
+
+
+def expire_declaration(decl: Declaration, *, cause: str) -> bool:
+    """Close a draft whose program window has closed (system trigger 逾期自动关闭).
+
+    Returns False when the declaration's workflow has no such step from its stage.
+    """
+    context = workflow_context(cause, system=True)
+    if machine.check_action(decl, "expire", None, context) is not None:
+        return False
+    with _stale_is_conflict(decl, None):
+        if not machine.fire(decl, "expire", actor=None, context=context):
+            return False
+        db.session.flush()
+    return True
 
 
 # --- attachments ----------------------------------------------------------------------------
@@ -552,16 +625,25 @@ PROGRAM_FIELDS = (
     "max_ratio",
     "required_attachments",
     "required_prerequisites",
-    "requires_expert_review",
+    "workflow_name",
     "status",
 )
 PROGRAM_EDITORS = frozenset({"city_reviewer", "admin"})
+
+
+def _check_workflow_name(values: dict) -> None:
+    name = values.get("workflow_name")
+    if name is not None and machine.latest(name) is None:
+        raise Invalid(
+            f"审核流程「{name}」不存在", fields={"workflow_name": "请选择系统中已有的审核流程"}
+        )
 
 
 def create_program(values: dict, *, actor: User) -> FundingProgram:
     """Add a funding program; it gets the default declaration form."""
     if actor.role not in PROGRAM_EDITORS:
         raise NotPermitted("只有市级审核员和系统管理员可以维护申报批次")
+    _check_workflow_name(values)
     program = FundingProgram(
         **{k: values[k] for k in PROGRAM_FIELDS if k in values},
         form_fields=current_app.config["DEFAULT_FORM_FIELDS"],
@@ -579,6 +661,7 @@ def update_program(
     if actor.role not in PROGRAM_EDITORS:
         raise NotPermitted("只有市级审核员和系统管理员可以维护申报批次")
     expect_version(program, expected_version)
+    _check_workflow_name(values)
     for key in PROGRAM_FIELDS:
         if key in values:
             setattr(program, key, values[key])

@@ -86,17 +86,19 @@ STAGES = {
     "district_review": "待区县初审",
     "city_review": "待市级复审",
     "expert_review": "专家评审",
+    "joint_signoff": "联合会签",
     "recommended": "已推荐上报",
     "approved": "已获批",
     "not_approved": "未获批",
     "returned": "退回修改",
     "not_recommended": "未推荐",
     "withdrawn": "已撤回",
+    "expired": "逾期未提交",
 }
 EDITABLE_STAGES = frozenset({"draft", "returned"})
-FINAL_STAGES = frozenset({"approved", "not_approved", "not_recommended", "withdrawn"})
+FINAL_STAGES = frozenset({"approved", "not_approved", "not_recommended", "withdrawn", "expired"})
 # A dossier made in these stages is not an official submission and carries the watermark.
-UNSUBMITTED_STAGES = frozenset({"draft", "returned", "withdrawn"})
+UNSUBMITTED_STAGES = frozenset({"draft", "returned", "withdrawn", "expired"})
 
 ACTIONS = {
     "submit": "提交",
@@ -107,6 +109,7 @@ ACTIONS = {
     "withdraw": "撤回",
     "record_approval": "登记批复",
     "record_rejection": "登记未获批",
+    "expire": "逾期自动关闭",
 }
 
 DOSSIER_STATUSES = {
@@ -166,7 +169,20 @@ NOTIFICATION_KINDS = {
     "prerequisite_expiring": "要件到期预警",
     "invitation": "申报邀请",
     "adjustment_decided": "储备调整审批结果",
+    "stage_due": "审核到期提醒",
+    "stage_overdue": "审核逾期督办",
+    "expert_assigned": "评审任务",
+    "delegation": "代理授权",
+    "signoff": "会签任务",
 }
+
+# Expert review: the default score sheet (weights add up to 100; each criterion scored 0–100).
+DEFAULT_SCORE_CRITERIA = (
+    {"name": "compliance", "label": "合规性", "weight": 25},
+    {"name": "necessity", "label": "必要性", "weight": 25},
+    {"name": "feasibility", "label": "可行性", "weight": 25},
+    {"name": "benefit", "label": "预期效益", "weight": 25},
+)
 
 
 # What each audit row's action reads as on timelines, by the kind of object it belongs to;
@@ -184,6 +200,10 @@ AUDIT_ACTIONS = {
     "enable": "启用",
     "issue_token": "签发接口令牌",
     "revoke_token": "吊销接口令牌",
+    "sign": "会签同意",
+    "assign_expert": "分配评审专家",
+    "unassign_expert": "撤销评审分配",
+    "score": "提交专家评分",
 }
 AUDIT_ACTIONS_BY_OBJECT = {
     "call": {"create": "发布征集", "update": "修改征集", "close": "截止征集"},
@@ -196,6 +216,7 @@ AUDIT_ACTIONS_BY_OBJECT = {
     },
     "reserve_adjustment": {"request": "提出申请", "approve": "批准", "reject": "不予批准"},
     "reserve_snapshot": {"create": "生成储备计划快照"},
+    "delegation": {"create": "设置代理", "end": "结束代理"},
     "project": MATURITY_ACTIONS,
     "declaration": ACTIONS,
 }

@@ -26,7 +26,7 @@ VALID = {
     "max_ratio_percent": "30",
     "required_attachments": ["application", "commitment_letter"],
     "required_prerequisites": ["feasibility_approval"],
-    "requires_expert_review": "y",
+    "workflow_name": "expert_review",
     "status": "open",
 }
 
@@ -52,7 +52,13 @@ def test_a_complete_program_is_converted_to_model_terms(submit):
     assert values["opens_on"] == date(2026, 3, 1)
     assert values["year"] == 2026
     assert values["required_attachments"] == ["application", "commitment_letter"]
-    assert values["requires_expert_review"] is True
+    assert values["workflow_name"] == "expert_review"
+
+
+def test_the_workflow_is_one_of_the_shipped_definitions(submit):
+    form, ok = submit(ProgramEditForm, with_(workflow_name="made_up"))
+    assert not ok
+    assert errors_of(form, "workflow_name")
 
 
 def test_limits_may_be_left_open(submit):
@@ -160,4 +166,4 @@ def test_a_refused_program_keeps_what_was_typed(world, login):
     assert shown.value("notice") == "第一段\n第二段"
     assert shown.value("level") == "national"
     assert shown.checked("required_attachments") == ["application", "commitment_letter"]
-    assert shown.checked("requires_expert_review") == ["y"]
+    assert shown.value("workflow_name") == "expert_review"

@@ -22,9 +22,17 @@ from werkzeug.security import generate_password_hash
 
 from tests import factories
 from tests.conftest import BACKENDS, POSTGRES_URL, _migrate
-from workflow import create_app, operations
+from workflow import create_app, operations, vocab
 from workflow.extensions import db
-from workflow.models import AuditEvent, Declaration, FundingProgram, Project, User
+from workflow.models import (
+    AuditEvent,
+    Declaration,
+    ExpertAssignment,
+    ExpertScore,
+    FundingProgram,
+    Project,
+    User,
+)
 
 COMMENT = "材料齐全,同意。"
 
@@ -127,16 +135,37 @@ class Cast:
         return decl
 
     def declaration_in(self, stage: str, **kwargs) -> Declaration:
-        """A declaration in the stage, reached through the real workflow."""
+        """A declaration in the stage, reached through the real workflow.
+
+        In 专家评审 the experts the stage asks for have already scored, so the city may conclude.
+        """
         if stage in EXPERT_STAGES:
             kwargs.setdefault("program", self.expert_program)
-        return self.drive_to(self.declaration(**kwargs), stage)
+        decl = self.drive_to(self.declaration(**kwargs), stage)
+        if stage in EXPERT_STAGES:
+            score_by_experts(decl)
+        return decl
+
+
+def score_by_experts(decl: Declaration, count: int = 2) -> list[ExpertAssignment]:
+    """Assign ``count`` new experts (from no district or unit of the applicant) who all score."""
+    made = []
+    for _ in range(count):
+        expert = factories.user("expert")
+        assignment = ExpertAssignment(declaration=decl, expert=expert)
+        assignment.score = ExpertScore(
+            scores={c["name"]: 80 for c in vocab.DEFAULT_SCORE_CRITERIA}, total=Decimal("80.00")
+        )
+        db.session.add(assignment)
+        made.append(assignment)
+    db.session.commit()
+    return made
 
 
 def build_cast() -> Cast:
     """Build the cast inside the current app context."""
     return Cast(
-        world=factories.world(), expert_program=factories.program(requires_expert_review=True)
+        world=factories.world(), expert_program=factories.program(workflow_name="expert_review")
     )
 
 

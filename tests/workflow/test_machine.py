@@ -20,6 +20,7 @@ from tests.workflow.conftest import (
     audit_rows,
     days,
     has_chinese,
+    score_by_experts,
     stored_stage_and_version,
 )
 from workflow import machine, operations, vocab
@@ -55,7 +56,9 @@ EXPECTED: dict[tuple[str, str], tuple[str, frozenset[str]]] = {
 }
 EXPERT_BRANCH = ("city_review", "approve", "expert_review")
 
-STAGES = list(vocab.STAGES)
+# The stages of the default workflow and of expert review; 联合会签 and the system's 逾期未提交
+# belong to other definitions and have their own tests (test_workflows.py).
+STAGES = [s for s in vocab.STAGES if s not in ("joint_signoff", "expired")]
 TRIGGERS = list(vocab.ACTIONS)
 ROLES = list(vocab.ROLES)
 COMMENT_REQUIRED = [
@@ -70,6 +73,8 @@ COMMENT_REQUIRED = [
 
 def expected_outcome(stage: str, trigger: str, role: str) -> str | type[Exception]:
     """The destination stage, or the error class the product answers with."""
+    if trigger == "expire":  # the system closes drafts after the window; no person may
+        return NotPermitted if stage == "draft" else Conflict
     if (stage, trigger) not in EXPECTED:
         return Conflict
     dest, roles = EXPECTED[stage, trigger]
@@ -141,6 +146,8 @@ def test_transition_table(bank, stage, trigger, role):
             error = assert_refused(decl, trigger, actor, outcome)
             if outcome is Conflict:
                 assert f"当前阶段「{vocab.STAGES[stage]}」" in error.message
+            elif trigger == "expire":
+                assert "由系统自动执行" in error.message
             else:
                 assert "只能由" in error.message
 
@@ -458,22 +465,26 @@ def test_prerequisite_valid_on_the_district_deadline_is_accepted(bank):
 
 
 def test_expert_review_comes_between_city_review_and_recommendation(cast):
-    """A program that asks for expert review routes the city's 通过 through 专家评审."""
+    """A program on the expert review workflow routes the city's 通过 through 专家评审."""
     decl = cast.declaration(program=cast.expert_program)
+    assert decl.workflow_name == "expert_review"
     for trigger, role in PATHS["city_review"]:
         cast.act(decl, trigger, role)
     cast.act(decl, "approve", "city_reviewer")
     assert decl.stage == EXPERT_BRANCH[2]
-    assert audit_rows(decl.id)[-1].after == {"stage": "expert_review"}
-    # Experts score; they do not move the declaration.
+    assert audit_rows(decl.id)[-1].after["stage"] == "expert_review"
+    # Experts score; they do not move the declaration. The city concludes once they have.
     assert_refused(decl, "approve", cast.actor("expert"), NotPermitted)
+    error = assert_refused(decl, "approve", cast.actor("city_reviewer"), Invalid)
+    assert error.reasons == ["至少需要 2 位专家评审,目前已分配 0 位"]
+    score_by_experts(decl)
     cast.act(decl, "approve", "city_reviewer")
     assert decl.stage == "recommended"
 
 
 def test_without_expert_review_city_approval_recommends_directly(cast):
     decl = cast.declaration_in("city_review")
-    assert not decl.program.requires_expert_review
+    assert decl.workflow_name == "default"
     cast.act(decl, "approve", "city_reviewer")
     assert decl.stage == "recommended"
 
@@ -595,23 +606,27 @@ def test_funded_project_stays_funded(cast, outcome):
 def test_one_shared_machine_registers_no_declaration(cast):
     """Driving many declarations leaves nothing behind on the machine or on the rows."""
     declarations = [cast.declaration_in(stage) for stage in PATHS for _ in range(2)]
-    assert machine.machine.models == []
+    assert all(w.machine.models == [] for w in machine.all_workflows())
     for decl in declarations:
         assert not hasattr(decl, "trigger")
         assert not any(hasattr(decl, name) for name in ("submit", "may_submit", "approve"))
 
 
 def test_mermaid_diagram_shows_every_transition():
+    """The default definition's diagram: DOMAIN.md's table, and the system's 逾期自动关闭."""
     text = machine.mermaid_diagram()
-    pairs = {(s, dest, t) for (s, t), (dest, _) in EXPECTED.items()} | {
-        (EXPERT_BRANCH[0], EXPERT_BRANCH[2], EXPERT_BRANCH[1])
-    }
+    pairs = {(s, dest, t) for (s, t), (dest, _) in EXPECTED.items() if s != "expert_review"}
     for source, dest, trigger in pairs:
         assert f"    {source} --> {dest} : {vocab.ACTIONS[trigger]}" in text
+    assert "    draft --> expired : 逾期自动关闭(系统)" in text
     for code, name in vocab.STAGES.items():
-        assert f"    {code} : {name}" in text
+        if code not in ("expert_review", "joint_signoff"):
+            assert f"    {code} : {name}" in text
     arrows = [line for line in text.splitlines() if "-->" in line and "[*]" not in line]
-    assert len(arrows) == len(pairs)
+    assert len(arrows) == len(pairs) + 1
+    expert = machine.mermaid_diagram(name="expert_review")
+    assert f"    {EXPERT_BRANCH[0]} --> {EXPERT_BRANCH[2]} : 通过" in expert
+    assert "    expert_review --> recommended : 通过" in expert
 
 
 def test_mermaid_diagram_marks_the_current_stage():

@@ -126,7 +126,7 @@ class ProgramOut(BaseModel):
     required_attachments: list[str]
     required_prerequisites: list[str]
     form_fields: list[dict[str, Any]]
-    requires_expert_review: bool
+    workflow_name: str = Field(description="审核流程(新建的申报按其最新版本流转)")
     status: _enum(vocab.PROGRAM_STATUSES)
 
 

@@ -6,7 +6,7 @@ from sqlalchemy import func, select
 
 from forms.program import ProgramEditForm
 
-from .. import operations
+from .. import machine, operations
 from ..errors import OperationError
 from ..extensions import db
 from ..models import Declaration, FundingProgram
@@ -48,9 +48,11 @@ def detail(program_id: int):
             )
         ).all()
     )
+    workflow = machine.latest(program.workflow_name)
     return render_template(
         "programs/detail.html",
         program=program,
+        workflow_title=workflow.definition.title if workflow else program.workflow_name,
         by_stage=by_stage,
         can_edit=current_user.role in EDITORS,
     )
