@@ -2,6 +2,8 @@
 
 from . import vocab
 from .audit import events_of
+from .delegations import acting_name
+from .experts import dossier_block as expert_review_block
 from .formatting import day, file_size, local_time, money, month, ratio
 from .models import Declaration
 from .types import utcnow
@@ -104,17 +106,19 @@ def dossier_data(decl: Declaration) -> dict:
         "opinions": [
             {
                 "stage_label": o.stage_label,
-                "reviewer": o.reviewer.display_name,
+                "reviewer": acting_name(o.reviewer, o.on_behalf_of),
                 "decision_label": o.action_label,
                 "comment": o.comment,
                 "at": local_time(o.created_at),
             }
             for o in decl.opinions
         ],
+        # 专家评审: the current round's scores, or None (workflow/experts.py).
+        "expert_review": expert_review_block(decl),
         "history": [
             {
                 "at": local_time(e.at),
-                "actor": e.actor.display_name if e.actor else "系统",
+                "actor": acting_name(e.actor, e.on_behalf_of),
                 "action_label": e.action_label,
                 "from_label": vocab.label(vocab.STAGES, (e.before or {}).get("stage")),
                 "to_label": vocab.label(vocab.STAGES, (e.after or {}).get("stage")),
