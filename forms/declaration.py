@@ -107,6 +107,8 @@ class ReviewActionForm(BaseForm):
     )
     approved_amount = MoneyField("下达金额(万元)")
     approved_on = DayField("批复日期", validators=[Optional()])
+    # A delegate acting for a reviewer (代理) names them; the view checks the delegation.
+    on_behalf_of = HiddenField()
 
     def validate_version(self, field):
         if not str(field.data).isdigit():

@@ -5,7 +5,7 @@ decimal string, dates and times are ISO 8601 (times in UTC).
 """
 
 from datetime import date, datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
@@ -98,6 +98,13 @@ class ActionRequest(Strict):
     )
     version: Id = Field(description="您看到的版本号;他人已先操作时返回 409")
     approval: ApprovalIn | None = Field(None, description="登记批复(record_approval)时必填")
+    on_behalf_of: Id | None = Field(
+        None,
+        description=(
+            "代理办理(代理人代被代理的审核人办理)时填被代理人的用户 id;"
+            "须有当天生效的代理,否则返回 403。流转记录与审核意见记为「代理人(代 被代理人)」"
+        ),
+    )
 
 
 def _without_files(value: Any) -> Any:
@@ -189,14 +196,16 @@ class HistoryEvent(BaseModel):
     comment: str | None
     before: dict[str, Any] | None = Field(description="改动前的值")
     after: dict[str, Any] | None = Field(description="改动后的值")
+    on_behalf_of: Actor | None = Field(None, description="代理办理时,被代理的审核人")
 
 
 class ReviewOpinionOut(BaseModel):
     at: datetime
     reviewer: Actor
     stage: Stage = Field(description="给出意见时所处的阶段")
-    action: Action
+    action: Action | Literal["sign"] = Field(description="操作;会签环节的同意为 sign")
     comment: str
+    on_behalf_of: Actor | None = Field(None, description="代理办理时,被代理的审核人")
 
 
 class DeclarationHistory(BaseModel):

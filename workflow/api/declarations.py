@@ -13,9 +13,9 @@ from spectree import Response as SpecResponse
 from forms.declaration import field_max_length
 from forms.fields import strip
 
-from .. import machine, operations, queue, rules
+from .. import delegations, machine, operations, queue, rules
 from ..audit import events_of
-from ..errors import Invalid
+from ..errors import Invalid, NotPermitted
 from ..extensions import db
 from ..models import Attachment, AuditEvent, Declaration, Dossier, FundingProgram, Project
 from ..permissions import (
@@ -290,9 +290,17 @@ def act_on_declaration(declaration_id: int, json: ActionRequest):
 
     409: the stage does not allow it or the version is stale; 403: the caller's role may not;
     422: a guard refused (incomplete, outside the window, no comment), reasons in
-    ``fields.action``.
+    ``fields.action``. A delegate (代理人) acting for a reviewer sends ``on_behalf_of``; 403 when
+    no delegation in force names them.
     """
     decl = declaration_or_404(declaration_id, g.api_user)
+    on_behalf_of = None
+    if json.on_behalf_of is not None:
+        on_behalf_of = delegations.principal_of(
+            g.api_user, json.on_behalf_of, operations.local_today()
+        )
+        if on_behalf_of is None:
+            raise NotPermitted(delegations.NOT_A_PRINCIPAL)
     approval = None
     if json.approval is not None:
         if json.action != "record_approval":
@@ -309,6 +317,7 @@ def act_on_declaration(declaration_id: int, json: ActionRequest):
             comment=json.comment,
             expected_version=json.version,
             approval=approval,
+            on_behalf_of=on_behalf_of,
         )
     except Invalid as refused:
         raise Invalid(refused.message, fields={"action": ";".join(refused.reasons)}) from refused
@@ -333,6 +342,7 @@ def declaration_history(declaration_id: int):
                 comment=event.comment,
                 before=event.before,
                 after=event.after,
+                on_behalf_of=_actor(event.on_behalf_of),
             )
             for event in events
         ],
@@ -343,6 +353,7 @@ def declaration_history(declaration_id: int):
                 stage=opinion.stage,
                 action=opinion.action,
                 comment=opinion.comment,
+                on_behalf_of=_actor(opinion.on_behalf_of),
             )
             for opinion in decl.opinions
         ],
