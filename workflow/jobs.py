@@ -3,10 +3,16 @@
 import io
 import logging
 import os
+import threading
 from contextlib import contextmanager
+from datetime import UTC, date, datetime
+from zoneinfo import ZoneInfo
 
-from flask import current_app, has_app_context
+from croniter import croniter
+from flask import Flask, current_app, has_app_context
 from pypdf import PdfReader
+from rq.cron import CronJob, CronScheduler
+from rq.utils import now as rq_now
 
 from .dossier_data import dossier_data
 from .extensions import db
@@ -98,3 +104,130 @@ def render_dossier(dossier_id: int) -> str:
         dossier.status, dossier.finished_at = "ready", utcnow()
         db.session.commit()
         return file_name
+
+
+# --- scheduled jobs: RQ's cron scheduler -----------------------------------------------------
+
+
+def send_daily_reminders(on_date: str | None = None) -> int:
+    """The daily reminders (workflow/reminders.py) as a job; returns how many messages were new."""
+    from .operations import local_today
+    from .reminders import send_daily
+
+    with job_context():
+        today = date.fromisoformat(on_date) if on_date else local_today()
+        sent, failed = send_daily(today)
+        if failed:
+            # The others went out; a failed job lands in RQ's failed registry, where operators look.
+            raise RuntimeError(f"daily reminders failed on {today}: {', '.join(failed)}")
+        return sum(sent.values())
+
+
+def close_expired_drafts(on_date: str | None = None) -> int:
+    """Close the drafts whose program window has closed (逾期自动关闭); returns how many."""
+    from . import deadlines
+    from .operations import local_today
+
+    with job_context():
+        today = date.fromisoformat(on_date) if on_date else local_today()
+        closed = deadlines.close_expired_drafts(today)
+        log.info("closed %s expired drafts on %s", closed, today)
+        return closed
+
+
+# What the scheduler runs and when; cron fields (minute hour day month weekday) are read in the
+# app's TIMEZONE (Asia/Shanghai), whatever the server's own zone.
+SCHEDULE = (
+    # Just after midnight: a draft may be submitted through its deadline day, not after it.
+    ("close_expired_drafts", "30 0 * * *", close_expired_drafts),
+    # At the start of the working day, when people read their 待办.
+    ("daily_reminders", "30 8 * * *", send_daily_reminders),
+)
+SCHEDULED_JOB_TIMEOUT = 1800
+
+
+class ZonedCronJob(CronJob):
+    """A cron job whose fields are read in one time zone rather than the server's.
+
+    RQ reads cron fields in the process's local time, so on a server set to UTC "30 8 * * *"
+    would run at 16:30 in Beijing. Here the next run is worked out in the given zone.
+    """
+
+    def __init__(self, *args, timezone: ZoneInfo, **kwargs):
+        self.timezone = timezone  # CronJob.__init__ already computes the first run with it
+        super().__init__(*args, **kwargs)
+
+    def get_next_enqueue_time(self) -> datetime:
+        """The next run after the latest one (or now), as an aware UTC time."""
+        if not self.cron:
+            return super().get_next_enqueue_time()
+        base = (self.latest_enqueue_time or rq_now()).astimezone(self.timezone)
+        return croniter(self.cron, base).get_next(datetime).astimezone(UTC)
+
+
+class ZonedCronScheduler(CronScheduler):
+    """RQ's CronScheduler with its cron fields in one time zone, runnable in a thread."""
+
+    def __init__(self, connection, *, timezone: ZoneInfo, handle_signals: bool = True, **kwargs):
+        super().__init__(connection, **kwargs)
+        self.timezone = timezone
+        self.handle_signals = handle_signals
+
+    def register(self, func, queue_name: str, **options) -> CronJob:
+        """Register a function to run on a cron schedule read in the scheduler's time zone."""
+        job = ZonedCronJob(queue_name=queue_name, func=func, timezone=self.timezone, **options)
+        self._cron_jobs.append(job)
+        self.log.info("Registered %s on %s: %s (%s)", job.name, queue_name, job.cron, self.timezone)
+        return job
+
+    def _install_signal_handlers(self):
+        """Only the main thread may install signal handlers; a thread leaves them to the app."""
+        if self.handle_signals:
+            super()._install_signal_handlers()
+
+
+def build_scheduler(app: Flask, *, handle_signals: bool = True) -> ZonedCronScheduler:
+    """The app's cron scheduler: SCHEDULE on the dossier queue (which the workers listen to)."""
+    scheduler = ZonedCronScheduler(
+        app.extensions["rq"]["connection"],
+        timezone=ZoneInfo(app.config["TIMEZONE"]),
+        handle_signals=handle_signals,
+    )
+    for name, cron, func in SCHEDULE:
+        scheduler.register(
+            func,
+            app.config["DOSSIER_QUEUE"],
+            cron=cron,
+            name=name,
+            job_timeout=SCHEDULED_JOB_TIMEOUT,
+            result_ttl=7 * 86400,
+            failure_ttl=30 * 86400,
+        )
+    return scheduler
+
+
+def start_embedded_scheduler(app: Flask) -> None:
+    """In embedded mode, run the scheduler in a thread of the app process (``make run``)."""
+    from . import queue
+
+    state = app.extensions["rq"]
+    if not state["embedded"] or app.config.get("EMBEDDED_WORKER") is False:
+        return
+    with state["lock"]:
+        thread = state.get("scheduler_thread")
+        if thread is not None and thread.is_alive():
+            return
+        scheduler = build_scheduler(app, handle_signals=False)
+
+        def run() -> None:
+            try:
+                scheduler.start()
+            except Exception:
+                log.exception("embedded scheduler stopped")
+
+        state["scheduler_thread"] = threading.Thread(
+            target=run, name="embedded-rq-scheduler", daemon=True
+        )
+        state["scheduler_thread"].start()
+    # What the scheduler enqueues needs someone to run it.
+    queue.start_embedded_worker(app)
