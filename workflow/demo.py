@@ -10,13 +10,16 @@ from pypdf import PdfWriter
 from sqlalchemy import func, select
 from stdnum.cn import uscc
 
-from . import calls, matching, operations, prerequisites, reserve
+from . import calls, delegations, experts, machine, matching, operations, prerequisites, reserve
 from .cli import load_districts
 from .config import PROJECT_ROOT
 from .extensions import db
 from .models import Declaration, District, FundingProgram, Prerequisite, Project, User
+from .vocab import DEFAULT_SCORE_CRITERIA
 
 DEMO_PASSWORD = "Demo@2026"
+# Experts' units, for the conflict-of-interest rules of expert review (周明 works in 盐都区).
+EXPERT_UNITS = {"expert": "江苏省信息中心", "expert2": "东南大学", "expert3": "盐都区大数据中心"}
 # The demo's 一期/二期/三期 projects look alike to the overlap guard; this is why they may go on.
 PHASED_REASON = "分期建设项目,各期建设内容和资金来源不重复"
 
@@ -27,7 +30,10 @@ DEMO_USERS = (
     ("th_staff", "亭湖区填报员 陈静", "district_staff", "320902"),
     ("th_reviewer", "亭湖区审核员 周涛", "district_reviewer", "320902"),
     ("city_reviewer", "市数据局审核员 张伟", "city_reviewer", None),
+    ("city_reviewer2", "市数据局审核员 孙丽", "city_reviewer", None),
     ("expert", "评审专家 刘洋", "expert", None),
+    ("expert2", "评审专家 陈红", "expert", None),
+    ("expert3", "评审专家 周明", "expert", "320903"),
     ("manager", "市数据局管理人员 赵敏", "manager", None),
     ("admin", "系统管理员", "admin", None),
 )
@@ -126,7 +132,7 @@ def _programs(today: date) -> list[dict]:
             max_ratio=Decimal("0.50"),
             required_attachments=["application", "feasibility_report"],
             required_prerequisites=["feasibility_approval", "land_site"],
-            requires_expert_review=True,
+            workflow_name="expert_review",
             status="open",
             **window,
         ),
@@ -144,6 +150,7 @@ def _programs(today: date) -> list[dict]:
             max_ratio=Decimal("0.20"),
             required_attachments=["application", "commitment_letter"],
             required_prerequisites=[],
+            workflow_name="joint_signoff",
             status="open",
             **window,
         ),
@@ -184,6 +191,7 @@ def load_demo() -> str:
                 role=role,
                 district=districts.get(district_code),
             )
+            user.organization = EXPERT_UNITS.get(username, "")
             user.set_password(DEMO_PASSWORD)
             db.session.add(user)
     db.session.flush()
@@ -205,6 +213,7 @@ def load_demo() -> str:
     if db.session.scalar(select(func.count()).select_from(Project)) == 0:
         _load_projects(programs, districts)
         _load_library_life(programs, districts, today)
+        _load_reviews(today)
     # The last program is last year's: close it once its journeys are done.
     programs[-1].status = "closed"
     db.session.flush()
@@ -315,6 +324,8 @@ def _load_projects(programs: list[FundingProgram], districts: dict[str, District
         )
         _attach_required(decl, pdf, actor)
         for trigger in journey:
+            if _conclude_by_others(decl, trigger, city, manager):
+                continue
             who = {"submit": actor, "withdraw": actor}.get(trigger)
             if who is None:
                 who = (
@@ -337,6 +348,48 @@ def _load_projects(programs: list[FundingProgram], districts: dict[str, District
                 comment="" if trigger in ("submit", "withdraw") else _comment(trigger),
                 approval=approval if trigger == "record_approval" else None,
             )
+
+
+def _score(decl: Declaration, city: User, usernames=("expert", "expert2")) -> None:
+    """The demo experts are assigned to the declaration and score it."""
+    for number, username in enumerate(usernames):
+        assignment = experts.assign_expert(decl, _user(username), actor=city)
+        experts.submit_score(
+            assignment,
+            {c["name"]: 82 + 5 * number - 3 * i for i, c in enumerate(DEFAULT_SCORE_CRITERIA)},
+            "项目建设必要性充分,技术路线可行,建议支持。" if number == 0 else "建议优化资金安排。",
+            actor=_user(username),
+        )
+
+
+def _conclude_by_others(decl: Declaration, trigger: str, city: User, manager: User) -> bool:
+    """Do what the program's own workflow adds before this step of a default-workflow journey.
+
+    Expert review: the experts score before the city's 通过. A joint sign-off: two sign (their
+    通过 moves it on). Either stage is passed through first when the journey goes on to record
+    the upstream result. Returns whether the step's 通过 was given here.
+    """
+    stage = machine.workflow_for(decl).stage(decl.stage)
+    if stage is None or trigger not in ("approve", "record_approval", "record_rejection"):
+        return False
+    if stage.kind == "expert_review":
+        _score(decl, city)
+        if trigger == "approve":
+            return False
+        operations.act_on_declaration(
+            decl, "approve", actor=city, comment="同意推荐。", expected_version=decl.version
+        )
+    if stage.kind == "countersign":
+        for signer in (manager, city):
+            operations.act_on_declaration(
+                decl,
+                "approve",
+                actor=signer,
+                comment="同意联合推荐。",
+                expected_version=decl.version,
+            )
+        return trigger == "approve"
+    return False
 
 
 def _form_data(name: str) -> dict:
@@ -668,3 +721,54 @@ def _load_library_life(
     # The daily reminders, as cron would run them this morning.
     calls.send_due_reminders(today)
     prerequisites.send_expiry_warnings(today)
+
+
+def _load_reviews(today: date) -> None:
+    """Reviews under way: a delegate standing in, experts scoring, a joint sign-off half done."""
+    city, manager = _user("city_reviewer"), _user("manager")
+    delegations.create_delegation(
+        city,
+        _user("city_reviewer2"),
+        today,
+        today + timedelta(days=6),
+        "出差参加全省数据工作会议,期间审核工作由孙丽代理",
+        actor=city,
+    )
+    # One joint sign-off under way: its district review and city review done, one signature in.
+    reviewers = {"320903": _user("yd_reviewer"), "320902": _user("th_reviewer")}
+    for decl in db.session.scalars(
+        select(Declaration)
+        .where(Declaration.workflow_name == "joint_signoff", Declaration.stage == "district_review")
+        .order_by(Declaration.id)
+    ):
+        reviewer = reviewers.get(decl.project.district.code)
+        if reviewer is None:
+            continue
+        for actor in (reviewer, city):
+            operations.act_on_declaration(
+                decl, "approve", actor=actor, comment="同意。", expected_version=decl.version
+            )
+        break
+    waiting = db.session.scalars(
+        select(Declaration)
+        .where(Declaration.stage.in_(("expert_review", "joint_signoff")))
+        .order_by(Declaration.id)
+    ).all()
+    for decl in waiting:
+        if decl.stage == "expert_review":
+            assignment = experts.assign_expert(decl, _user("expert"), actor=city)
+            experts.submit_score(
+                assignment,
+                {c["name"]: 85 for c in DEFAULT_SCORE_CRITERIA},
+                "前期工作扎实,建议支持。",
+                actor=_user("expert"),
+            )
+            experts.assign_expert(decl, _user("expert2"), actor=city)  # still to score
+        else:
+            operations.act_on_declaration(
+                decl,
+                "approve",
+                actor=manager,
+                comment="同意联合推荐。",
+                expected_version=decl.version,
+            )

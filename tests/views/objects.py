@@ -17,13 +17,16 @@ from workflow.models import (
     CallProposal,
     CollectionCall,
     Declaration,
+    Delegation,
     Dossier,
+    ExpertAssignment,
     FundingProgram,
     Notification,
     Prerequisite,
     Project,
     ReserveAdjustment,
     ReserveSnapshot,
+    User,
 )
 from workflow.storage import atomic_write, dossier_path
 
@@ -46,6 +49,13 @@ class Objects:
     call: CollectionCall  # a program call to 盐都区 (city-wide, like programs)
     draft_proposal: CallProposal  # a 盐都区 project put on the call, not yet proposed
     proposal: CallProposal  # a 盐都区 project proposed to the city, not yet decided
+    # A 盐都区 declaration in 专家评审, assigned (unscored) to world.expert; and another expert
+    # the city may still assign to it.
+    expert_declaration: Declaration
+    assignment: ExpertAssignment
+    spare_expert: User
+    # world.city hands their reviews to a second city reviewer from tomorrow (代理; not in force).
+    delegation: Delegation
 
 
 def yandu_objects(world) -> Objects:
@@ -102,6 +112,7 @@ def yandu_objects(world) -> Objects:
         extra.prerequisites.clear()  # tests count the prerequisites of the objects above
     db.session.add_all([call, draft_proposal, proposal])
     db.session.commit()
+    expert_declaration, assignment = _in_expert_review(world)
     return Objects(
         project=project,
         prerequisite=project.prerequisites[0],
@@ -117,7 +128,42 @@ def yandu_objects(world) -> Objects:
         call=call,
         draft_proposal=draft_proposal,
         proposal=proposal,
+        expert_declaration=expert_declaration,
+        assignment=assignment,
+        spare_expert=factories.user("expert"),
+        delegation=_upcoming_delegation(world),
     )
+
+
+def _upcoming_delegation(world) -> Delegation:
+    """Built as a row: create_delegation would message the delegate (the tests count messages)."""
+    tomorrow = operations.local_today() + timedelta(days=1)
+    delegation = Delegation(
+        delegator=world.city,
+        delegate=factories.user("city_reviewer"),
+        starts_on=tomorrow,
+        ends_on=tomorrow + timedelta(days=6),
+        reason="出差",
+        created_by_id=world.city.id,
+    )
+    db.session.add(delegation)
+    db.session.commit()
+    return delegation
+
+
+def _in_expert_review(world) -> tuple[Declaration, ExpertAssignment]:
+    """A 盐都区 declaration driven to 专家评审, with world.expert assigned to it."""
+    program = factories.program(title="专家评审批次", workflow_name="expert_review")
+    decl = factories.declaration(factories.project(world.yandu), program, by=world.staff)
+    factories.act(decl, "submit", world.staff)
+    factories.act(decl, "approve", world.reviewer, "同意")
+    factories.act(decl, "approve", world.city, "同意")
+    decl.project.prerequisites.clear()  # tests count the prerequisites of the objects above
+    # A row, not experts.assign_expert: its message would join the one above.
+    assignment = ExpertAssignment(declaration=decl, expert=world.expert, assigned_by=world.city)
+    db.session.add(assignment)
+    db.session.commit()
+    return decl, assignment
 
 
 def snapshot() -> dict:
@@ -175,6 +221,10 @@ def _call(o):
 
 def _proposal(o):
     return {"proposal_id": o.proposal.id}
+
+
+def _assignment(o):
+    return {"assignment_id": o.assignment.id}
 
 
 def _upload(o):
@@ -291,6 +341,23 @@ DISTRICT_ROUTES = (
         302,
         who="city",
     ),
+    # The city assigns experts to a district's declaration and takes an assignment back.
+    Route(
+        "experts.assign",
+        "POST",
+        lambda o: {"declaration_id": o.expert_declaration.id},
+        lambda o: {"expert_id": str(o.spare_expert.id)},
+        302,
+        who="city",
+    ),
+    Route(
+        "experts.unassign",
+        "POST",
+        lambda o: {"assignment_id": o.assignment.id},
+        lambda o: {},
+        302,
+        who="city",
+    ),
 )
 
 # Routes that name an object every signed-in user shares (funding programs are city-wide).
@@ -331,6 +398,17 @@ SHARED_ROUTES = (
         lambda o: {"project_id": str(o.project.id), "note": "符合征集方向"},
         302,
     ),
+    # A program's expert ranking (city and manager) and score sheet (city and admin).
+    Route("experts.ranking", "GET", lambda o: {"program_id": o.program.id}, who="city"),
+    Route("experts.criteria", "GET", lambda o: {"program_id": o.program.id}, who="city"),
+    Route(
+        "experts.criteria",
+        "POST",
+        lambda o: {"program_id": o.program.id},
+        lambda o: {"criteria": "合规性:30\n必要性:30\n可行性:20\n预期效益:20"},
+        302,
+        who="city",
+    ),
 )
 
 # Routes that name an object of one user (their messages); anyone else gets 404.
@@ -341,6 +419,42 @@ USER_ROUTES = (
         lambda o: {"notification_id": o.notification.id},
         lambda o: {},
         302,
+    ),
+    # An expert's assignment is theirs alone: another expert, the district and the city get 404
+    # (tests/views/test_expert_pages.py walks these).
+    Route("experts.review", "GET", _assignment, who="expert"),
+    Route(
+        "experts.score",
+        "POST",
+        _assignment,
+        lambda o: {
+            "s_compliance": "90",
+            "s_necessity": "80",
+            "s_feasibility": "85",
+            "s_benefit": "75",
+            "comment": "建设必要性充分,建议支持。",
+        },
+        302,
+        who="expert",
+    ),
+    Route(
+        "experts.attachment",
+        "GET",
+        lambda o: {
+            "assignment_id": o.assignment.id,
+            "attachment_id": o.expert_declaration.attachments[0].id,
+        },
+        who="expert",
+    ),
+    # A delegation belongs to its delegator (and admins); anyone else gets 404
+    # (tests/views/test_delegation_pages.py).
+    Route(
+        "delegations.end",
+        "POST",
+        lambda o: {"delegation_id": o.delegation.id},
+        lambda o: {},
+        302,
+        who="city",
     ),
 )
 
@@ -356,6 +470,7 @@ PLAIN_POST_ROUTES = (
         "reserve.snapshots", "POST", lambda o: {}, lambda o: {"label": "2026年第二轮"}, who="city"
     ),
     Route("calls.create", "POST", lambda o: {}, lambda o: {"title": "新征集"}, who="city"),
+    Route("delegations.create", "POST", lambda o: {}, lambda o: {"reason": "出差"}, who="city"),
 )
 
 

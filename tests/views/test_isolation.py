@@ -147,6 +147,8 @@ def test_signed_out_users_are_sent_to_the_login_page(world, client, app):
         "adjustment_id": objects.adjustment.id,
         "old_id": objects.snapshot.id,
         "new_id": objects.other_snapshot.id,
+        "assignment_id": objects.assignment.id,
+        "delegation_id": objects.delegation.id,
     }
     before = snapshot()
     seen = 0

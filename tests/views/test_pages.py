@@ -207,8 +207,9 @@ INBOX_NAMES = sorted({n for names in INBOX.values() for n in names}, key=len, re
     [
         ("staff", "草稿中的项目", "district_deadline", "10 天"),
         ("staff", "逾期未提交的项目", "district_deadline", "已逾期 3 天"),
-        ("reviewer", "待初审的项目", "city_deadline", "20 天"),
-        ("city", "待复审的项目", "city_deadline", "20 天"),
+        # A stage with a time limit shows its own due date, in working days (办理时限).
+        ("reviewer", "待初审的项目", "stage_due_on", "5 个工作日"),
+        ("city", "待复审的项目", "stage_due_on", "10 个工作日"),
         ("manager", "已推荐的项目", "upstream_deadline", "30 天"),
     ],
 )
@@ -220,7 +221,8 @@ def test_inbox_rows_show_the_deadline_and_the_days_left(
     table = shown.by_id("tasks")
     row = next(tr for tr in table.find("tbody").find_all("tr") if project in tr.text)
     decl = db.session.scalar(select(Declaration).join(Project).where(Project.name == project))
-    assert getattr(decl.program, deadline).isoformat() in row.text
+    shown_deadline = getattr(decl, deadline, None) or getattr(decl.program, deadline)
+    assert shown_deadline.isoformat() in row.text
     assert row.text.endswith(left)
     assert ("overdue" in row.classes) == left.startswith("已逾期")
 
@@ -704,6 +706,7 @@ PROGRAM = {
     "max_ratio_percent": "30",
     "required_attachments": ["application"],
     "required_prerequisites": ["feasibility_approval", "environmental"],
+    "workflow_name": "joint_signoff",
     "status": "open",
 }
 
@@ -804,3 +807,19 @@ def test_library_pages_past_the_end_are_empty_not_errors(world, login, make_proj
     shown = page(client.get("/projects", query_string={"page": 9}))
     assert "没有符合条件的项目" in shown.text
     assert page(client.get("/projects", query_string={"page": "x"})).rows("projects")
+
+
+def test_a_nul_character_typed_into_a_form_is_dropped_not_a_server_error(world, login):
+    """PostgreSQL stores no NUL in text; a pasted one must not turn a save into a 500."""
+    client = login(world.staff)
+    response = client.post(
+        "/projects/new",
+        data={
+            "name": "含空字符\x00的项目",
+            "category": "digital_economy",
+            "content": "建设\x00内容",
+        },
+    )
+    assert response.status_code == 302, response.text
+    project = db.session.scalars(select(Project).where(Project.name == "含空字符的项目")).one()
+    assert project.content == "建设内容"

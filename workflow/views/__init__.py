@@ -52,7 +52,9 @@ def register_views(app: Flask) -> None:
         auth,
         calls,
         declarations,
+        delegations,
         dossiers,
+        experts,
         exports,
         health,
         inbox,
@@ -60,6 +62,7 @@ def register_views(app: Flask) -> None:
         programs,
         projects,
         reserve,
+        workflows,
     )
 
     for module in (
@@ -68,12 +71,15 @@ def register_views(app: Flask) -> None:
         exports,
         projects,
         declarations,
+        delegations,
         programs,
         dossiers,
+        experts,
         health,
         reserve,
         calls,
         matching,
+        workflows,
     ):
         app.register_blueprint(module.bp)
 

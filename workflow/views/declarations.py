@@ -9,7 +9,7 @@ from forms.declaration import AttachmentUploadForm, ReviewActionForm, declaratio
 from forms.dossier import DossierRequestForm
 from forms.project import VersionForm
 
-from .. import machine, operations, vocab
+from .. import countersign, delegations, machine, operations, vocab
 from ..audit import events_of
 from ..errors import OperationError
 from ..extensions import db
@@ -26,6 +26,7 @@ from ..rules import missing_for_submission
 from ..storage import upload_path
 from . import form_status, send_download
 
+EXPERT_ACTIONS = frozenset({"assign_expert", "unassign_expert", "score"})
 bp = Blueprint("declarations", __name__)
 # The review form's fields a person types into (the others come from the page itself).
 USER_TYPED = ("comment", "approval_doc_number", "approved_amount", "approved_on")
@@ -85,6 +86,10 @@ def _render_detail(
     if submit_trigger and current_user.role == "district_staff" and submit_trigger not in allowed:
         blockers = machine.refusal_reasons(decl, submit_trigger, current_user, context)
     events = events_of("declaration", decl.id)
+    if current_user.is_district_user:
+        # The applicant's page does not name the experts who were assigned or who scored; the
+        # dossier, the official package sent upstream, does.
+        events = [e for e in events if e.action not in EXPERT_ACTIONS]
     dossiers = db.session.scalars(
         select(Dossier).where(Dossier.declaration_id == decl.id).order_by(Dossier.id.desc())
     ).all()
@@ -103,7 +108,7 @@ def _render_detail(
         dossier_form=DossierRequestForm(),
         delete_form=VersionForm(),
         error=error,
-        comment_required=machine.COMMENT_REQUIRED,
+        comment_required=machine.comment_required(decl),
     ), status
 
 
@@ -166,6 +171,18 @@ def act(declaration_id: int):
             "amount": form.approved_amount.data,
             "approved_on": form.approved_on.data,
         }
+    on_behalf_of = None
+    if form.on_behalf_of.data:
+        # An id that names no reviewer the user stands in for today must not fall back to
+        # acting as themself.
+        on_behalf_of = delegations.principal_of(
+            current_user, form.on_behalf_of.data, operations.local_today()
+        )
+        if on_behalf_of is None:
+            return _render_detail(
+                decl, action_form=form, error=delegations.NOT_A_PRINCIPAL, status=403
+            )
+    stage_before = decl.stage
     try:
         operations.act_on_declaration(
             decl,
@@ -174,13 +191,19 @@ def act(declaration_id: int):
             comment=form.comment.data or "",
             expected_version=int(form.version.data),
             approval=approval,
+            on_behalf_of=on_behalf_of,
         )
         db.session.commit()
     except OperationError as error:
         db.session.rollback()
         decl = declaration_or_404(declaration_id, current_user)
         return _render_detail(decl, action_form=form, error=error.message, status=error.status)
-    flash(f"已{vocab.ACTIONS[form.action.data]}:申报现为「{decl.stage_label}」", "success")
+    stage = machine.workflow_for(decl).stage(decl.stage)
+    if decl.stage == stage_before and stage is not None and stage.kind == "countersign":
+        waiting = countersign.still_needed(decl, stage)
+        flash(f"已会签同意,还需 {waiting} 人签署", "success")
+    else:
+        flash(f"已{vocab.ACTIONS[form.action.data]}:申报现为「{decl.stage_label}」", "success")
     return redirect(url_for("declarations.detail", declaration_id=decl.id))
 
 

@@ -8,7 +8,7 @@ from flask_login import current_user, login_required
 from sqlalchemy import func, select
 from sqlalchemy.orm import joinedload
 
-from .. import matching, notifications, prerequisites
+from .. import deadlines, matching, notifications, prerequisites
 from ..extensions import db
 from ..models import Declaration, Dossier, FundingProgram, Notification, Project
 from ..operations import local_today
@@ -34,7 +34,9 @@ class Task:
 
     declaration: Declaration
     deadline: date | None
-    days_left: int | None
+    days_left: int | None  # working days for a stage's due date, calendar days for a program's
+    stage_due: bool = False  # the deadline is the stage's due date (办理时限), not the program's
+    overdue: bool = False
 
 
 @bp.route("/")
@@ -59,8 +61,15 @@ def index():
             current_user,
         )
         for decl in db.session.scalars(query).unique():
+            if decl.stage_due_on is not None:
+                # The stage's own due date, in working days, says more than the program's window.
+                due = decl.stage_due_on
+                left = deadlines.working_days_left(decl, today)
+                tasks.append(Task(decl, due, left, stage_due=True, overdue=today > due))
+                continue
             deadline = getattr(decl.program, deadline_field)
-            tasks.append(Task(decl, deadline, (deadline - today).days if deadline else None))
+            left = (deadline - today).days if deadline else None
+            tasks.append(Task(decl, deadline, left, overdue=left is not None and left < 0))
         tasks.sort(key=lambda t: (t.deadline or date.max, t.declaration.id))
     open_programs = db.session.scalars(
         select(FundingProgram)
