@@ -1,5 +1,7 @@
 """Messages in the 待办 inbox: shown to their receiver only, once per key, marked read."""
 
+import pytest
+
 from tests.views.html import page
 from workflow import notifications
 from workflow.extensions import db
@@ -54,8 +56,9 @@ def test_someone_elses_message_is_404(world, login):
     assert notifications.unread_count(world.other_staff) == 1
 
 
-def test_an_outside_link_is_not_followed(world, login):
-    _send([world.staff], link="https://example.com/")
+@pytest.mark.parametrize("link", ["https://example.com/", "//example.com/inbox"])
+def test_an_outside_link_is_not_followed(world, login, link):
+    _send([world.staff], link=link)
     message = db.session.query(Notification).one()
     client = login(world.staff)
     response = client.post(f"/notifications/{message.id}/read", data={"follow": "1"})

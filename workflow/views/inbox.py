@@ -125,7 +125,8 @@ def read_notification(notification_id: int):
         abort(404)
     notifications.mark_read(current_user, notification_id)
     db.session.commit()
-    if request.form.get("follow") and message.link.startswith("/"):
+    # Only a path of this site is followed ("//host" would leave it).
+    if request.form.get("follow") and message.link.startswith("/") and message.link[1:2] != "/":
         return redirect(message.link)
     return redirect(url_for("inbox.index"))
 
