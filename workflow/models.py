@@ -155,6 +155,8 @@ class FundingProgram(db.Model):
     score_criteria: Mapped[list[dict[str, Any]]] = mapped_column(
         JSONType, default=list, server_default="[]"
     )
+    # Funded declarations report every this many months (1 monthly, 3 quarterly).
+    report_period_months: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
     status: Mapped[str] = mapped_column(String(20), default="draft")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     version: Mapped[int] = mapped_column(Integer, nullable=False)
@@ -337,6 +339,8 @@ class Declaration(db.Model):
     approval_doc_number: Mapped[str | None] = mapped_column(String(100))
     approved_amount: Mapped[Decimal | None] = mapped_column(Money())
     approved_on: Mapped[date | None] = mapped_column(Date)
+    # The fund channel the upstream money was issued through (may differ from the program's).
+    approved_channel: Mapped[str | None] = mapped_column(String(40))
     # A re-declaration starts from an earlier declaration of the same project (workflow/reserve.py).
     previous_id: Mapped[int | None] = mapped_column(ForeignKey("declarations.id"))
     # Why it was declared although the overlap guard warned (workflow/overlap.py).
@@ -550,6 +554,86 @@ class ExpertScore(db.Model):
     submitted_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     assignment: Mapped[ExpertAssignment] = relationship(back_populates="score")
+
+
+class TrackingReport(db.Model):
+    """A funded declaration's report for one period (调度报告); figures are cumulative."""
+
+    __tablename__ = "tracking_reports"
+    __table_args__ = (
+        _one_of("status", vocab.REPORT_STATUSES),
+        UniqueConstraint("declaration_id", "period", name="uq_tracking_report_period"),
+        CheckConstraint(
+            "progress_percent IS NULL OR (progress_percent >= 0 AND progress_percent <= 100)",
+            name="progress_percent_range",
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    declaration_id: Mapped[int] = mapped_column(ForeignKey("declarations.id"), index=True)
+    period: Mapped[date] = mapped_column(Date)  # the first day of the month reported on
+    actual_start_on: Mapped[date | None] = mapped_column(Date)
+    progress_text: Mapped[str] = mapped_column(Text, default="")
+    progress_percent: Mapped[Decimal | None] = mapped_column(ExactDecimal(5, 2))
+    investment_completed: Mapped[Decimal | None] = mapped_column(Money())
+    received_central: Mapped[Decimal | None] = mapped_column(Money())
+    received_provincial: Mapped[Decimal | None] = mapped_column(Money())
+    received_local: Mapped[Decimal | None] = mapped_column(Money())
+    received_self: Mapped[Decimal | None] = mapped_column(Money())
+    received_loan: Mapped[Decimal | None] = mapped_column(Money())
+    received_other: Mapped[Decimal | None] = mapped_column(Money())
+    payment_cumulative: Mapped[Decimal | None] = mapped_column(Money())
+    problems: Mapped[str] = mapped_column(Text, default="")
+    suggestions: Mapped[str] = mapped_column(Text, default="")
+    # Why a cumulative figure went down since the last accepted report (a correction).
+    correction_reason: Mapped[str | None] = mapped_column(Text)
+    # Why payment exceeds funds received, or funds received exceed the amount issued.
+    explanation: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(20), default="draft")
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    reviewed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    reviewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    review_comment: Mapped[str | None] = mapped_column(Text)
+    version: Mapped[int] = mapped_column(Integer, nullable=False)
+
+    __mapper_args__ = {"version_id_col": version}
+
+    declaration: Mapped[Declaration] = relationship()
+    created_by: Mapped[User | None] = relationship(foreign_keys=[created_by_id])
+    reviewed_by: Mapped[User | None] = relationship(foreign_keys=[reviewed_by_id])
+    photos: Mapped[list["ReportPhoto"]] = relationship(
+        back_populates="report", order_by="ReportPhoto.id"
+    )
+
+    @property
+    def status_label(self) -> str:
+        return vocab.label(vocab.REPORT_STATUSES, self.status)
+
+    def funds_received(self) -> Decimal:
+        """All funds received so far, blanks as zero."""
+        return sum(
+            (getattr(self, name) or Decimal(0) for name in vocab.RECEIVED_SOURCES), Decimal(0)
+        )
+
+
+class ReportPhoto(db.Model):
+    """A site photo attached to a tracking report; stored under a generated name."""
+
+    __tablename__ = "report_photos"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    report_id: Mapped[int] = mapped_column(ForeignKey("tracking_reports.id"), index=True)
+    original_name: Mapped[str] = mapped_column(String(255))
+    stored_name: Mapped[str] = mapped_column(String(64), unique=True)
+    content_type: Mapped[str] = mapped_column(String(100))
+    size: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64))
+    uploaded_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    report: Mapped[TrackingReport] = relationship(back_populates="photos")
 
 
 class Notification(db.Model):

@@ -163,6 +163,23 @@ REASONS_BY_ADJUSTMENT = {
     ),
 }
 
+# Tracking after approval (跟踪调度): a funded declaration's periodic reports.
+REPORT_STATUSES = {
+    "draft": "草稿",
+    "submitted": "待区县审核",
+    "accepted": "已审核",
+    "returned": "退回修改",
+}
+# What a report's money columns hold: each cumulative, in 万元, since the project started.
+RECEIVED_SOURCES = {
+    "received_central": "中央资金",
+    "received_provincial": "省级资金",
+    "received_local": "地方财政配套",
+    "received_self": "企业自筹",
+    "received_loan": "银行贷款",
+    "received_other": "其他资金",
+}
+
 NOTIFICATION_KINDS = {
     "call_opened": "征集通知",
     "call_reminder": "征集截止提醒",
@@ -174,6 +191,8 @@ NOTIFICATION_KINDS = {
     "expert_assigned": "评审任务",
     "delegation": "代理授权",
     "signoff": "会签任务",
+    "report_due": "调度报告提醒",
+    "report_reviewed": "调度报告审核结果",
 }
 
 # Expert review: the default score sheet (weights add up to 100; each criterion scored 0–100).
@@ -217,6 +236,14 @@ AUDIT_ACTIONS_BY_OBJECT = {
     "reserve_adjustment": {"request": "提出申请", "approve": "批准", "reject": "不予批准"},
     "reserve_snapshot": {"create": "生成储备计划快照"},
     "delegation": {"create": "设置代理", "end": "结束代理"},
+    "tracking_report": {
+        "create": "填写调度报告",
+        "update": "修改调度报告",
+        "submit": "报送调度报告",
+        "accept": "审核通过",
+        "return": "退回修改",
+        "upload": "上传现场照片",
+    },
     "project": MATURITY_ACTIONS,
     "declaration": ACTIONS,
 }
