@@ -107,6 +107,10 @@ class ReviewActionForm(BaseForm):
     )
     approved_amount = MoneyField("下达金额(万元)")
     approved_on = DayField("批复日期", validators=[Optional()])
+    # The fund channel the money came through; blank means the program's own channel.
+    approved_channel = SelectField(
+        "资金渠道", choices=choices(vocab.CHANNELS, blank="同申报批次"), default=""
+    )
     # A delegate acting for a reviewer (代理) names them; the view checks the delegation.
     on_behalf_of = HiddenField()
 

@@ -562,11 +562,9 @@ class TrackingReport(db.Model):
     __tablename__ = "tracking_reports"
     __table_args__ = (
         _one_of("status", vocab.REPORT_STATUSES),
+        # progress_percent's 0–100 is the validator's (workflow/tracking.py): SQLite stores the
+        # decimal scaled by 100, so one CHECK could not speak for both backends.
         UniqueConstraint("declaration_id", "period", name="uq_tracking_report_period"),
-        CheckConstraint(
-            "progress_percent IS NULL OR (progress_percent >= 0 AND progress_percent <= 100)",
-            name="progress_percent_range",
-        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

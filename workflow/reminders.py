@@ -11,7 +11,7 @@ import logging
 from collections.abc import Callable
 from datetime import date
 
-from . import calls, deadlines, prerequisites
+from . import calls, deadlines, prerequisites, tracking
 from .extensions import db
 
 log = logging.getLogger(__name__)
@@ -21,6 +21,7 @@ DAILY_REMINDERS: list[Callable[[date], int]] = [
     prerequisites.send_expiry_warnings,
     deadlines.send_stage_reminders,
     deadlines.escalate_overdue,
+    tracking.send_report_reminders,
 ]
 
 

@@ -92,10 +92,6 @@ def upgrade():
         sa.CheckConstraint(
             "status IN ('draft', 'submitted', 'accepted', 'returned')", name="status_valid"
         ),
-        sa.CheckConstraint(
-            "progress_percent IS NULL OR (progress_percent >= 0 AND progress_percent <= 100)",
-            name="progress_percent_range",
-        ),
         sa.ForeignKeyConstraint(
             ["created_by_id"],
             ["users.id"],

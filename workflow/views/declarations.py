@@ -9,7 +9,7 @@ from forms.declaration import AttachmentUploadForm, ReviewActionForm, declaratio
 from forms.dossier import DossierRequestForm
 from forms.project import VersionForm
 
-from .. import countersign, delegations, machine, operations, vocab
+from .. import countersign, delegations, machine, operations, tracking, vocab
 from ..audit import events_of
 from ..errors import OperationError
 from ..extensions import db
@@ -93,7 +93,9 @@ def _render_detail(
     dossiers = db.session.scalars(
         select(Dossier).where(Dossier.declaration_id == decl.id).order_by(Dossier.id.desc())
     ).all()
-    form = action_form or ReviewActionForm(formdata=None, version=decl.version)
+    form = action_form or ReviewActionForm(
+        formdata=None, version=decl.version, approved_channel=decl.program.channel
+    )
     return render_template(
         "declarations/detail.html",
         decl=decl,
@@ -193,6 +195,9 @@ def act(declaration_id: int):
             approval=approval,
             on_behalf_of=on_behalf_of,
         )
+        if form.action.data == "record_approval":
+            channel = form.approved_channel.data or decl.program.channel
+            tracking.record_approval_channel(decl, channel, actor=current_user)
         db.session.commit()
     except OperationError as error:
         db.session.rollback()
