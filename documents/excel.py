@@ -302,3 +302,40 @@ def reserve_plan_workbook(rows: Iterable[Mapping], *, title: str, subtitle: str 
     _widths(ws, RESERVE_COLUMNS)
     _print_landscape(ws, freeze="C4", title_rows="3:3")
     return _to_bytes(wb)
+
+
+TRACKING_COLUMNS = (
+    Column("seq", "序号", 6),
+    Column("project", "项目名称", 30),
+    Column("district", "区县", 10),
+    Column("program", "申报批次", 26),
+    Column("period", "报告期", 12),
+    Column("status", "状态", 10),
+    Column("approved_amount", "下达金额(万元)", 14, True),
+    Column("actual_start_on", "实际开工", 12),
+    Column("progress_percent", "形象进度(%)", 10, True),
+    Column("investment_completed", "累计完成投资(万元)", 16, True),
+    Column("funds_received", "累计到位资金(万元)", 16, True),
+    Column("payment_cumulative", "累计支付(万元)", 14, True),
+    Column("progress_text", "形象进度说明", 36),
+    Column("problems", "存在问题", 24),
+)
+
+
+def tracking_workbook(rows: Iterable[Mapping], *, title: str, subtitle: str = "") -> bytes:
+    """The tracking reports (调度报告), one row per report, in the order given."""
+    rows = list(rows)
+    wb = Workbook()
+    ws = wb.active
+    ws.title = "调度报告"
+    width = len(TRACKING_COLUMNS)
+    _title(ws, title, width)
+    ws.merge_cells(start_row=2, start_column=1, end_row=2, end_column=width)
+    note = ws.cell(row=2, column=1, value=safe_cell(subtitle or "金额单位:万元"))
+    note.alignment = Alignment(horizontal="right")
+    for index, column in enumerate(TRACKING_COLUMNS, start=1):
+        _header_cell(ws, 3, index, column.header)
+    _data_rows(ws, TRACKING_COLUMNS, rows, 4)
+    _widths(ws, TRACKING_COLUMNS)
+    _print_landscape(ws, freeze="C4", title_rows="3:3")
+    return _to_bytes(wb)

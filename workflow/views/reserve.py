@@ -17,6 +17,7 @@ from ..operations import local_today
 from ..permissions import CITY_WIDE_ROLES, project_or_404
 from . import attachment_disposition
 from . import projects as project_pages
+from .exports import XLSX
 
 bp = Blueprint("reserve", __name__, url_prefix="/reserve")
 # Which reason codes fit which kind, shown beside the reason select.
@@ -24,7 +25,6 @@ REASON_HINT = ";".join(
     f"{vocab.ADJUSTMENT_KINDS[kind]}:" + "、".join(vocab.RESERVE_REASONS[c] for c in codes)
     for kind, codes in vocab.REASONS_BY_ADJUSTMENT.items()
 )
-XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 @bp.before_request
