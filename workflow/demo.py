@@ -10,7 +10,17 @@ from pypdf import PdfWriter
 from sqlalchemy import func, select
 from stdnum.cn import uscc
 
-from . import calls, delegations, experts, machine, matching, operations, prerequisites, reserve
+from . import (
+    calls,
+    delegations,
+    experts,
+    machine,
+    matching,
+    operations,
+    prerequisites,
+    reserve,
+    tracking,
+)
 from .cli import load_districts
 from .config import PROJECT_ROOT
 from .extensions import db
@@ -214,6 +224,7 @@ def load_demo() -> str:
         _load_projects(programs, districts)
         _load_library_life(programs, districts, today)
         _load_reviews(today)
+        _load_tracking(today)
     # The last program is last year's: close it once its journeys are done.
     programs[-1].status = "closed"
     db.session.flush()
@@ -338,7 +349,8 @@ def _load_projects(programs: list[FundingProgram], districts: dict[str, District
             approval = {
                 "doc_number": f"发改投资〔{program.year}〕{100 + index}号",
                 "amount": decl.requested_amount,
-                "approved_on": operations.local_today(),
+                # Issued upstream some months ago, so the project has tracking periods behind it.
+                "approved_on": operations.local_today() - timedelta(days=80),
             }
             operations.act_on_declaration(
                 decl,
@@ -771,4 +783,48 @@ def _load_reviews(today: date) -> None:
                 actor=manager,
                 comment="同意联合推荐。",
                 expected_version=decl.version,
+            )
+
+
+def _load_tracking(today: date) -> None:
+    """Funded projects report monthly: one accepted, one returned, one still to file."""
+    reviewers = {"320903": _user("yd_reviewer"), "320902": _user("th_reviewer")}
+    staff = {"320903": _user("yd_staff"), "320902": _user("th_staff")}
+    funded = db.session.scalars(
+        select(Declaration).where(Declaration.stage == "approved").order_by(Declaration.id)
+    ).all()
+    for decl in funded:
+        code = decl.project.district.code
+        if code not in staff:
+            continue
+        issued = decl.approved_amount or Decimal(0)
+        periods = tracking.periods_until(decl, today)[:2]
+        for number, period in enumerate(periods, start=1):
+            report = tracking.create_report(
+                decl,
+                period,
+                {
+                    "actual_start_on": decl.approved_on + timedelta(days=10),
+                    "progress_text": "完成机房改造和平台招标,进入设备安装调试阶段。"
+                    if number == 1
+                    else "平台部署完成 60%,数据接入 4 类。",
+                    "progress_percent": Decimal(15 * number),
+                    "investment_completed": (decl.project.total_investment or issued)
+                    * Decimal("0.1")
+                    * number,
+                    "received_central": issued * Decimal("0.5"),
+                    "received_self": issued * Decimal("0.2") * number,
+                    "payment_cumulative": issued * Decimal("0.2") * number,
+                    "problems": "" if number == 1 else "部分设备到货延迟。",
+                    "suggestions": "" if number == 1 else "协调供应商加快供货。",
+                },
+                actor=staff[code],
+            )
+            tracking.submit_report(report, actor=staff[code])
+            accepted = number == 1
+            tracking.review_report(
+                report,
+                accepted,
+                "数据核实无误。" if accepted else "累计支付与到位资金口径不一致,请核对后重报。",
+                actor=reviewers[code],
             )

@@ -4,12 +4,14 @@ import io
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
+from decimal import Decimal
 
 from flask import url_for
 from sqlalchemy import func, select
 
 from tests import factories
-from workflow import notifications, operations, reserve
+from tests.workflow.test_operations import jpeg_bytes
+from workflow import notifications, operations, reserve, tracking
 from workflow.extensions import db
 from workflow.models import (
     Attachment,
@@ -24,8 +26,10 @@ from workflow.models import (
     Notification,
     Prerequisite,
     Project,
+    ReportPhoto,
     ReserveAdjustment,
     ReserveSnapshot,
+    TrackingReport,
     User,
 )
 from workflow.storage import atomic_write, dossier_path
@@ -56,6 +60,11 @@ class Objects:
     spare_expert: User
     # world.city hands their reviews to a second city reviewer from tomorrow (代理; not in force).
     delegation: Delegation
+    # A 盐都区 declaration approved last month, with a complete draft report for that month
+    # (this month's is still open) and one site photo on it.
+    funded_declaration: Declaration
+    report: TrackingReport
+    photo: ReportPhoto
 
 
 def yandu_objects(world) -> Objects:
@@ -132,6 +141,7 @@ def yandu_objects(world) -> Objects:
         assignment=assignment,
         spare_expert=factories.user("expert"),
         delegation=_upcoming_delegation(world),
+        **_funded_with_report(world),
     )
 
 
@@ -149,6 +159,41 @@ def _upcoming_delegation(world) -> Delegation:
     db.session.add(delegation)
     db.session.commit()
     return delegation
+
+
+def _funded_with_report(world) -> dict:
+    """A 盐都区 declaration approved last month, its draft report for that month and a photo."""
+    decl = factories.declaration(factories.project(world.yandu), world.program, by=world.staff)
+    last_month = tracking.add_months(tracking.month_start(operations.local_today()), -1)
+    factories.act(decl, "submit", world.staff)
+    factories.act(decl, "approve", world.reviewer, "同意")
+    factories.act(decl, "approve", world.city, "同意")
+    approval = {"doc_number": "发改投资〔2026〕18号", "amount": Decimal("280.00")}
+    factories.act(
+        decl,
+        "record_approval",
+        world.manager,
+        "同意",
+        approval={**approval, "approved_on": last_month},
+    )
+    decl.project.prerequisites.clear()  # tests count the prerequisites of the objects above
+    report = tracking.create_report(
+        decl,
+        last_month,
+        {
+            "progress_text": "主体工程已开工",
+            "progress_percent": Decimal("30"),
+            "investment_completed": Decimal("50"),
+            "received_central": Decimal("80"),
+            "payment_cumulative": Decimal("40"),
+        },
+        actor=world.staff,
+    )
+    photo = tracking.add_report_photo(
+        report, filename="现场照片.jpg", content=jpeg_bytes(), actor=world.staff
+    )
+    db.session.commit()
+    return {"funded_declaration": decl, "report": report, "photo": photo}
 
 
 def _in_expert_review(world) -> tuple[Declaration, ExpertAssignment]:
@@ -227,6 +272,20 @@ def _assignment(o):
     return {"assignment_id": o.assignment.id}
 
 
+def _report(o):
+    return {"report_id": o.report.id}
+
+
+def _report_values(o) -> dict:
+    return {
+        "progress_text": "主体工程已完成六成",
+        "progress_percent": "60",
+        "investment_completed": "120",
+        "received_central": "150",
+        "payment_cumulative": "100",
+    }
+
+
 def _upload(o):
     return {"kind": "other", "file": (io.BytesIO(factories.pdf_bytes()), "补充材料.pdf")}
 
@@ -234,6 +293,7 @@ def _upload(o):
 # Every route whose URL names a district's object; the isolation test walks all of them.
 DISTRICT_ROUTES = (
     Route("projects.detail", "GET", _project),
+    Route("figures.funnel", "GET", _project),
     Route("projects.edit", "GET", _project),
     Route(
         "projects.edit",
@@ -289,6 +349,44 @@ DISTRICT_ROUTES = (
     Route("declarations.download_attachment", "GET", _attachment),
     Route("declarations.delete_attachment", "POST", _attachment, lambda o: {}, 302),
     Route("dossiers.request_dossier", "POST", _decl, lambda o: {}, 302),
+    Route("tracking.new", "GET", lambda o: {"declaration_id": o.funded_declaration.id}),
+    Route(
+        "tracking.new",
+        "POST",
+        lambda o: {"declaration_id": o.funded_declaration.id},
+        lambda o: {
+            "period": tracking.month_start(operations.local_today()).isoformat(),
+            **_report_values(o),
+        },
+        302,
+    ),
+    Route("tracking.detail", "GET", _report),
+    Route("tracking.edit", "GET", _report),
+    Route(
+        "tracking.edit",
+        "POST",
+        _report,
+        lambda o: {**_report_values(o), "version": str(o.report.version)},
+        302,
+    ),
+    Route("tracking.submit", "POST", _report, lambda o: {"version": str(o.report.version)}, 302),
+    # The district's reviewer reaches it; the report is still a draft, so reviewing is a 409.
+    Route(
+        "tracking.review",
+        "POST",
+        _report,
+        lambda o: {"decision": "accept", "comment": "", "version": str(o.report.version)},
+        409,
+        who="reviewer",
+    ),
+    Route(
+        "tracking.upload_photo",
+        "POST",
+        _report,
+        lambda o: {"file": (io.BytesIO(jpeg_bytes()), "现场照片2.jpg")},
+        302,
+    ),
+    Route("tracking.download_photo", "GET", lambda o: {"photo_id": o.photo.id}),
     Route("dossiers.detail", "GET", _dossier),
     Route("dossiers.status", "GET", _dossier),
     Route("dossiers.download", "GET", _dossier),

@@ -149,6 +149,8 @@ def test_signed_out_users_are_sent_to_the_login_page(world, client, app):
         "new_id": objects.other_snapshot.id,
         "assignment_id": objects.assignment.id,
         "delegation_id": objects.delegation.id,
+        "report_id": objects.report.id,
+        "photo_id": objects.photo.id,
     }
     before = snapshot()
     seen = 0

@@ -56,12 +56,14 @@ def register_views(app: Flask) -> None:
         dossiers,
         experts,
         exports,
+        figures,
         health,
         inbox,
         matching,
         programs,
         projects,
         reserve,
+        tracking,
         workflows,
     )
 
@@ -80,6 +82,8 @@ def register_views(app: Flask) -> None:
         calls,
         matching,
         workflows,
+        figures,
+        tracking,
     ):
         app.register_blueprint(module.bp)
 
