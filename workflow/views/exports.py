@@ -22,7 +22,8 @@ def _signed_in():
     """Every export and the import need a signed-in user."""
 
 
-def _xlsx(content: bytes, name: str, fallback: str) -> Response:
+def xlsx_response(content: bytes, name: str, fallback: str) -> Response:
+    """A workbook download under a (Chinese) name, never cached."""
     response = Response(content, mimetype=XLSX)
     response.headers["Content-Disposition"] = attachment_disposition(name, fallback)
     response.headers["Cache-Control"] = "no-store"
@@ -34,7 +35,9 @@ def library():
     """The library with the page's current filters, limited to what the user may see."""
     rows = excel.library_rows(request.args, current_user)
     stamp = local_today().strftime("%Y%m%d")
-    return _xlsx(sheets.library_workbook(rows), f"项目库-{stamp}.xlsx", f"projects-{stamp}.xlsx")
+    return xlsx_response(
+        sheets.library_workbook(rows), f"项目库-{stamp}.xlsx", f"projects-{stamp}.xlsx"
+    )
 
 
 @bp.route("/programs/<int:program_id>/summary.xlsx")
@@ -43,7 +46,7 @@ def program_summary(program_id: int):
     program = db.session.get(FundingProgram, program_id) or abort(404)
     rows = excel.summary_rows(program, current_user)
     content = sheets.summary_workbook(excel.program_facts(program, local_today()), rows)
-    return _xlsx(content, f"{program.title}-项目汇总表.xlsx", f"summary-{program.id}.xlsx")
+    return xlsx_response(content, f"{program.title}-项目汇总表.xlsx", f"summary-{program.id}.xlsx")
 
 
 @bp.route("/projects/import-template.xlsx")
@@ -52,7 +55,7 @@ def import_template():
     content = sheets.import_template_workbook(
         categories=vocab.CATEGORIES.values(), natures=vocab.NATURES.values()
     )
-    return _xlsx(content, "项目导入模板.xlsx", "project-import-template.xlsx")
+    return xlsx_response(content, "项目导入模板.xlsx", "project-import-template.xlsx")
 
 
 @bp.route("/projects/import", methods=["GET", "POST"])

@@ -1,6 +1,6 @@
 """The rolling reserve (储备库): the plan, adjustments, snapshots, re-declaration, Excel."""
 
-from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
@@ -15,9 +15,8 @@ from ..extensions import db
 from ..models import District, FundingProgram, Project, ReserveAdjustment, ReserveSnapshot
 from ..operations import local_today
 from ..permissions import CITY_WIDE_ROLES, project_or_404
-from . import attachment_disposition
 from . import projects as project_pages
-from .exports import XLSX
+from .exports import xlsx_response
 
 bp = Blueprint("reserve", __name__, url_prefix="/reserve")
 # Which reason codes fit which kind, shown beside the reason select.
@@ -107,12 +106,7 @@ def plan_export():
         subtitle=f"导出日期:{today.isoformat()}  金额单位:万元",
     )
     stamp = today.strftime("%Y%m%d")
-    response = Response(content, mimetype=XLSX)
-    response.headers["Content-Disposition"] = attachment_disposition(
-        f"储备库滚动计划-{stamp}.xlsx", f"reserve-plan-{stamp}.xlsx"
-    )
-    response.headers["Cache-Control"] = "no-store"
-    return response
+    return xlsx_response(content, f"储备库滚动计划-{stamp}.xlsx", f"reserve-plan-{stamp}.xlsx")
 
 
 # --- adjustments ----------------------------------------------------------------------------

@@ -2,7 +2,7 @@
 
 from datetime import date
 
-from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
@@ -18,8 +18,8 @@ from ..models import Declaration, ReportPhoto, TrackingReport
 from ..operations import local_today
 from ..permissions import CITY_WIDE_ROLES, declaration_or_404, scope_declarations
 from ..storage import upload_path
-from . import attachment_disposition, send_download
-from .exports import XLSX
+from . import send_download
+from .exports import xlsx_response
 
 bp = Blueprint("tracking", __name__)
 # Operation errors not tied to one form field, shown beside the fields they concern.
@@ -108,12 +108,7 @@ def export():
         subtitle=f"导出日期:{today.isoformat()}  金额单位:万元",
     )
     stamp = today.strftime("%Y%m%d")
-    response = Response(content, mimetype=XLSX)
-    response.headers["Content-Disposition"] = attachment_disposition(
-        f"调度报告-{stamp}.xlsx", f"tracking-reports-{stamp}.xlsx"
-    )
-    response.headers["Cache-Control"] = "no-store"
-    return response
+    return xlsx_response(content, f"调度报告-{stamp}.xlsx", f"tracking-reports-{stamp}.xlsx")
 
 
 @bp.route("/tracking")
