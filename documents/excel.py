@@ -284,24 +284,45 @@ RESERVE_COLUMNS = (
 RESERVE_TOTALS = ("total_investment", "planned_amount")
 
 
-def reserve_plan_workbook(rows: Iterable[Mapping], *, title: str, subtitle: str = "") -> bytes:
-    """The rolling reserve plan (储备库滚动计划): merged title, a note row, header, lines, 合计."""
-    rows = list(rows)
+def _noted_table(
+    sheet: str,
+    columns: tuple[Column, ...],
+    rows: list[Mapping],
+    *,
+    title: str,
+    subtitle: str,
+    totals: tuple[str, ...] = (),
+) -> bytes:
+    """A merged title, a right-aligned note row, one header row, the lines, and (with
+    ``totals``) a 合计 row; headings frozen and repeated on every printed page."""
     wb = Workbook()
     ws = wb.active
-    ws.title = "储备计划"
-    width = len(RESERVE_COLUMNS)
+    ws.title = sheet
+    width = len(columns)
     _title(ws, title, width)
     ws.merge_cells(start_row=2, start_column=1, end_row=2, end_column=width)
     note = ws.cell(row=2, column=1, value=safe_cell(subtitle or "金额单位:万元"))
     note.alignment = Alignment(horizontal="right")
-    for index, column in enumerate(RESERVE_COLUMNS, start=1):
+    for index, column in enumerate(columns, start=1):
         _header_cell(ws, 3, index, column.header)
-    total_row = _data_rows(ws, RESERVE_COLUMNS, rows, 4)
-    _totals(ws, RESERVE_COLUMNS, rows, RESERVE_TOTALS, total_row)
-    _widths(ws, RESERVE_COLUMNS)
+    total_row = _data_rows(ws, columns, rows, 4)
+    if totals:
+        _totals(ws, columns, rows, totals, total_row)
+    _widths(ws, columns)
     _print_landscape(ws, freeze="C4", title_rows="3:3")
     return _to_bytes(wb)
+
+
+def reserve_plan_workbook(rows: Iterable[Mapping], *, title: str, subtitle: str = "") -> bytes:
+    """The rolling reserve plan (储备库滚动计划): merged title, a note row, header, lines, 合计."""
+    return _noted_table(
+        "储备计划",
+        RESERVE_COLUMNS,
+        list(rows),
+        title=title,
+        subtitle=subtitle,
+        totals=RESERVE_TOTALS,
+    )
 
 
 TRACKING_COLUMNS = (
@@ -324,18 +345,4 @@ TRACKING_COLUMNS = (
 
 def tracking_workbook(rows: Iterable[Mapping], *, title: str, subtitle: str = "") -> bytes:
     """The tracking reports (调度报告), one row per report, in the order given."""
-    rows = list(rows)
-    wb = Workbook()
-    ws = wb.active
-    ws.title = "调度报告"
-    width = len(TRACKING_COLUMNS)
-    _title(ws, title, width)
-    ws.merge_cells(start_row=2, start_column=1, end_row=2, end_column=width)
-    note = ws.cell(row=2, column=1, value=safe_cell(subtitle or "金额单位:万元"))
-    note.alignment = Alignment(horizontal="right")
-    for index, column in enumerate(TRACKING_COLUMNS, start=1):
-        _header_cell(ws, 3, index, column.header)
-    _data_rows(ws, TRACKING_COLUMNS, rows, 4)
-    _widths(ws, TRACKING_COLUMNS)
-    _print_landscape(ws, freeze="C4", title_rows="3:3")
-    return _to_bytes(wb)
+    return _noted_table("调度报告", TRACKING_COLUMNS, list(rows), title=title, subtitle=subtitle)
