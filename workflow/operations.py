@@ -7,6 +7,7 @@ and any later API share one copy of the rules.
 import hashlib
 import logging
 import secrets
+from collections.abc import Mapping
 from contextlib import contextmanager
 from datetime import date, datetime, timedelta
 from typing import NoReturn
@@ -468,6 +469,36 @@ def display_name(filename: str) -> str:
     return filename.replace("\\", "/").rsplit("/", 1)[-1].strip()
 
 
+def judge_upload(
+    content: bytes, allowed: Mapping[str, str], *, refusal: str, field_message: str = ""
+) -> tuple[str, str]:
+    """The upload's type and file extension, judged by its bytes, never by its name.
+
+    Invalid when it is empty or of a type not in ``allowed`` (MIME type → extension).
+    """
+    if not content:
+        raise Invalid("上传的文件是空的", fields={"file": "上传的文件是空的"})
+    guess = filetype.guess(content)
+    extension = allowed.get(guess.mime) if guess else None
+    if extension is None:
+        raise Invalid(refusal, fields={"file": field_message or refusal})
+    return guess.mime, extension
+
+
+def stored_file(
+    filename: str, content: bytes, mime: str, extension: str, *, fallback: str, actor: User
+) -> dict:
+    """The columns of an upload kept under a generated name and shown under its own."""
+    return {
+        "original_name": display_name(filename)[:255] or f"{fallback}.{extension}",
+        "stored_name": new_stored_name(extension),
+        "content_type": mime,
+        "size": len(content),
+        "sha256": hashlib.sha256(content).hexdigest(),
+        "uploaded_by_id": actor.id,
+    }
+
+
 def add_attachment(
     decl: Declaration, *, kind: str, filename: str, content: bytes, actor: User
 ) -> Attachment:
@@ -477,31 +508,22 @@ def add_attachment(
         raise Conflict(f"申报当前为「{decl.stage_label}」,不能上传附件")
     if kind not in vocab.ATTACHMENT_KINDS:
         raise Invalid("请选择附件类型", fields={"kind": "请选择附件类型"})
-    if not content:
-        raise Invalid("上传的文件是空的", fields={"file": "上传的文件是空的"})
-    guess = filetype.guess(content)
-    extension = ALLOWED_UPLOADS.get(guess.mime) if guess else None
-    if extension is None:
-        raise Invalid(
-            "只能上传 PDF、JPG、PNG、DOCX、XLSX 文件(按文件内容判断,与扩展名无关)",
-            fields={"file": "文件类型不受支持"},
-        )
-    stored_name = new_stored_name(extension)
+    mime, extension = judge_upload(
+        content,
+        ALLOWED_UPLOADS,
+        refusal="只能上传 PDF、JPG、PNG、DOCX、XLSX 文件(按文件内容判断,与扩展名无关)",
+        field_message="文件类型不受支持",
+    )
     attachment = Attachment(
         declaration=decl,
         kind=kind,
-        original_name=display_name(filename)[:255] or f"附件.{extension}",
-        stored_name=stored_name,
-        content_type=guess.mime,
-        size=len(content),
-        sha256=hashlib.sha256(content).hexdigest(),
-        uploaded_by_id=actor.id,
+        **stored_file(filename, content, mime, extension, fallback="附件", actor=actor),
     )
     db.session.add(attachment)
     _touch(decl)
     flush_or_conflict(decl, None)
     # Written after the flush, so a refused or conflicting upload leaves no stray file behind.
-    atomic_write(upload_path(stored_name), content)
+    atomic_write(upload_path(attachment.stored_name), content)
     record(
         actor,
         "declaration",

@@ -8,12 +8,10 @@ issued, needs an explanation. District staff fill and submit reports; the distri
 accepts them or returns them with a comment.
 """
 
-import hashlib
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
 
-import filetype
 from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -25,8 +23,14 @@ from .errors import Conflict, Invalid, NotPermitted
 from .extensions import db
 from .models import Declaration, Project, ReportPhoto, TrackingReport, User
 from .notifications import active_users, notify
-from .operations import display_name, expect_version, flush_or_conflict, local_today
-from .storage import atomic_write, new_stored_name, upload_path
+from .operations import (
+    expect_version,
+    flush_or_conflict,
+    judge_upload,
+    local_today,
+    stored_file,
+)
+from .storage import atomic_write, upload_path
 from .types import utcnow
 from .workdays import add_working_days
 
@@ -426,31 +430,23 @@ def add_report_photo(
     """Attach a site photo (JPEG or PNG, judged by its bytes) to a draft or returned report."""
     _require_staff(actor, report.declaration)
     _require_editable(report)
-    if not content:
-        raise Invalid("上传的文件是空的", fields={"file": "上传的文件是空的"})
     limit = current_app.config["MAX_CONTENT_LENGTH"]
     if len(content) > limit:
         message = f"照片不能超过 {limit // (1024 * 1024)} MB"
         raise Invalid(message, fields={"file": message})
-    guess = filetype.guess(content)
-    extension = PHOTO_TYPES.get(guess.mime) if guess else None
-    if extension is None:
-        message = "现场照片只能是 JPG 或 PNG 图片(按文件内容判断,与扩展名无关)"
-        raise Invalid(message, fields={"file": message})
-    stored_name = new_stored_name(extension)
+    mime, extension = judge_upload(
+        content,
+        PHOTO_TYPES,
+        refusal="现场照片只能是 JPG 或 PNG 图片(按文件内容判断,与扩展名无关)",
+    )
     photo = ReportPhoto(
         report=report,
-        original_name=display_name(filename)[:255] or f"现场照片.{extension}",
-        stored_name=stored_name,
-        content_type=guess.mime,
-        size=len(content),
-        sha256=hashlib.sha256(content).hexdigest(),
-        uploaded_by_id=actor.id,
+        **stored_file(filename, content, mime, extension, fallback="现场照片", actor=actor),
     )
     db.session.add(photo)
     flush_or_conflict(report, None)
     # Written after the flush, so a refused upload leaves no stray file behind.
-    atomic_write(upload_path(stored_name), content)
+    atomic_write(upload_path(photo.stored_name), content)
     record(
         actor,
         "tracking_report",
