@@ -401,7 +401,23 @@ class ReviewOpinion(db.Model):
         return vocab.ACTIONS.get(self.action) or vocab.label(vocab.AUDIT_ACTIONS, self.action)
 
 
-class Attachment(db.Model):
+class StoredFile:
+    """The columns of an uploaded file kept under a generated name and shown under its own.
+
+    ``operations.stored_file`` fills them; attachments, report photos and rectification evidence
+    share them.
+    """
+
+    original_name: Mapped[str] = mapped_column(String(255))
+    stored_name: Mapped[str] = mapped_column(String(64), unique=True)
+    content_type: Mapped[str] = mapped_column(String(100))
+    size: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64))
+    uploaded_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Attachment(StoredFile, db.Model):
     """An uploaded file; stored under a generated name, shown under its original one."""
 
     __tablename__ = "attachments"
@@ -410,13 +426,6 @@ class Attachment(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     declaration_id: Mapped[int] = mapped_column(ForeignKey("declarations.id"), index=True)
     kind: Mapped[str] = mapped_column(String(40))
-    original_name: Mapped[str] = mapped_column(String(255))
-    stored_name: Mapped[str] = mapped_column(String(64), unique=True)
-    content_type: Mapped[str] = mapped_column(String(100))
-    size: Mapped[int] = mapped_column(Integer)
-    sha256: Mapped[str] = mapped_column(String(64))
-    uploaded_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     declaration: Mapped[Declaration] = relationship(back_populates="attachments")
     uploaded_by: Mapped[User] = relationship()
@@ -616,22 +625,179 @@ class TrackingReport(db.Model):
         )
 
 
-class ReportPhoto(db.Model):
+class ReportPhoto(StoredFile, db.Model):
     """A site photo attached to a tracking report; stored under a generated name."""
 
     __tablename__ = "report_photos"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     report_id: Mapped[int] = mapped_column(ForeignKey("tracking_reports.id"), index=True)
-    original_name: Mapped[str] = mapped_column(String(255))
-    stored_name: Mapped[str] = mapped_column(String(64), unique=True)
-    content_type: Mapped[str] = mapped_column(String(100))
-    size: Mapped[int] = mapped_column(Integer)
-    sha256: Mapped[str] = mapped_column(String(64))
-    uploaded_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     report: Mapped[TrackingReport] = relationship(back_populates="photos")
+
+
+class WarningRule(db.Model):
+    """A warning rule (预警规则): conditions over a funded declaration's measures, all must hold.
+
+    ``conditions`` is a list of ``{"measure", "op", "value"}`` with measures from
+    ``vocab.WARNING_MEASURES``, operators from ``vocab.WARNING_OPERATORS`` and the value a decimal
+    string. The four rules of the domain ship with a ``code``; rules the city adds have none.
+    """
+
+    __tablename__ = "warning_rules"
+    __table_args__ = (_one_of("level", vocab.WARNING_LEVELS),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str | None] = mapped_column(String(40), unique=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    description: Mapped[str] = mapped_column(Text, default="")
+    level: Mapped[str] = mapped_column(String(10), default="yellow")
+    conditions: Mapped[list[dict[str, str]]] = mapped_column(JSONType, default=list)
+    # Working days the owner has to rectify, counted from the day the warning is raised.
+    rectify_working_days: Mapped[int] = mapped_column(Integer, default=10)
+    evidence_required: Mapped[str] = mapped_column(Text, default="")
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    version: Mapped[int] = mapped_column(Integer, nullable=False)
+
+    __mapper_args__ = {"version_id_col": version}
+
+    @property
+    def level_label(self) -> str:
+        return vocab.label(vocab.WARNING_LEVELS, self.level)
+
+
+class ProjectWarning(db.Model):
+    """One hit of a rule on a funded declaration; closed when its rectification is accepted.
+
+    At most one warning per rule, declaration and month: a rule that still holds after its
+    warning was closed raises again next month, not every day.
+    """
+
+    __tablename__ = "project_warnings"
+    __table_args__ = (
+        _one_of("status", vocab.WARNING_STATUSES),
+        _one_of("level", vocab.WARNING_LEVELS),
+        UniqueConstraint("rule_id", "declaration_id", "month", name="uq_warning_once_a_month"),
+        Index("ix_project_warnings_status", "status", "district_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    rule_id: Mapped[int] = mapped_column(ForeignKey("warning_rules.id"))
+    declaration_id: Mapped[int] = mapped_column(ForeignKey("declarations.id"), index=True)
+    # The declaration's district when raised, so district lists need no joins.
+    district_id: Mapped[int] = mapped_column(ForeignKey("districts.id"))
+    raised_on: Mapped[date] = mapped_column(Date)
+    month: Mapped[date] = mapped_column(Date)  # the first day of raised_on's month
+    level: Mapped[str] = mapped_column(String(10))
+    # What was measured when the rule hit, and the conditions as they read then.
+    measures: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    message: Mapped[str] = mapped_column(Text, default="")
+    status: Mapped[str] = mapped_column(String(10), default="open")
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    rule: Mapped[WarningRule] = relationship()
+    declaration: Mapped[Declaration] = relationship()
+    district: Mapped[District] = relationship()
+    task: Mapped["RectificationTask"] = relationship(back_populates="warning")
+
+    @property
+    def status_label(self) -> str:
+        return vocab.label(vocab.WARNING_STATUSES, self.status)
+
+    @property
+    def level_label(self) -> str:
+        return vocab.label(vocab.WARNING_LEVELS, self.level)
+
+
+class RectificationTask(db.Model):
+    """The rectification (整改) a warning opens: owner, due date, evidence and a closing review."""
+
+    __tablename__ = "rectification_tasks"
+    __table_args__ = (_one_of("status", vocab.RECTIFICATION_STATUSES),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    warning_id: Mapped[int] = mapped_column(ForeignKey("project_warnings.id"), unique=True)
+    district_id: Mapped[int] = mapped_column(ForeignKey("districts.id"), index=True)
+    owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    due_on: Mapped[date] = mapped_column(Date)
+    evidence_required: Mapped[str] = mapped_column(Text, default="")
+    status: Mapped[str] = mapped_column(String(20), default="open")
+    # What the owner did (整改情况说明), written when submitting for the closing review.
+    response: Mapped[str] = mapped_column(Text, default="")
+    submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    reviewed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    reviewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    review_comment: Mapped[str | None] = mapped_column(Text)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    version: Mapped[int] = mapped_column(Integer, nullable=False)
+
+    __mapper_args__ = {"version_id_col": version}
+
+    warning: Mapped[ProjectWarning] = relationship(back_populates="task")
+    district: Mapped[District] = relationship()
+    owner: Mapped[User | None] = relationship(foreign_keys=[owner_id])
+    reviewed_by: Mapped[User | None] = relationship(foreign_keys=[reviewed_by_id])
+    evidence: Mapped[list["RectificationEvidence"]] = relationship(
+        back_populates="task", order_by="RectificationEvidence.id"
+    )
+
+    @property
+    def status_label(self) -> str:
+        return vocab.label(vocab.RECTIFICATION_STATUSES, self.status)
+
+
+class RectificationEvidence(StoredFile, db.Model):
+    """A file proving a rectification (整改佐证): a PDF or a photo."""
+
+    __tablename__ = "rectification_evidence"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    task_id: Mapped[int] = mapped_column(ForeignKey("rectification_tasks.id"), index=True)
+
+    task: Mapped[RectificationTask] = relationship(back_populates="evidence")
+
+
+class MonthlyReport(db.Model):
+    """A monthly tracking report PDF (月度调度报告), citywide or of one district.
+
+    ``data_hash`` is the SHA-256 of the figures it was made from: a request for the same month,
+    scope and data joins the existing file or job, and a file whose data has moved on since is
+    shown as outdated.
+    """
+
+    __tablename__ = "monthly_reports"
+    __table_args__ = (
+        _one_of("status", vocab.MONTHLY_REPORT_STATUSES),
+        UniqueConstraint("month", "scope", "data_hash", name="uq_monthly_report_data"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    month: Mapped[date] = mapped_column(Date)  # the first day of the month reported on
+    # "city", or the district's id as text (a NULL district would defeat the unique key).
+    scope: Mapped[str] = mapped_column(String(20))
+    district_id: Mapped[int | None] = mapped_column(ForeignKey("districts.id"))
+    data_hash: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(20), default="queued")
+    job_id: Mapped[str] = mapped_column(String(100))
+    file_name: Mapped[str | None] = mapped_column(String(100))
+    error: Mapped[str | None] = mapped_column(Text)
+    page_count: Mapped[int | None] = mapped_column(Integer)
+    size: Mapped[int | None] = mapped_column(Integer)
+    requested_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    district: Mapped[District | None] = relationship()
+    requested_by: Mapped[User | None] = relationship()
+
+    @property
+    def status_label(self) -> str:
+        return vocab.label(vocab.MONTHLY_REPORT_STATUSES, self.status)
 
 
 class Notification(db.Model):

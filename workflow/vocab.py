@@ -193,7 +193,34 @@ NOTIFICATION_KINDS = {
     "signoff": "会签任务",
     "report_due": "调度报告提醒",
     "report_reviewed": "调度报告审核结果",
+    "warning_raised": "预警整改任务",
+    "rectification_submitted": "整改待销号审核",
+    "rectification_reviewed": "整改审核结果",
+    "monthly_report": "月度调度报告",
 }
+
+# Warnings and rectification (预警与整改). A rule is a list of conditions, all of which must
+# hold; each condition compares one measure of a funded declaration with a threshold.
+WARNING_MEASURES = {
+    "days_late_start": "超过计划开工日期仍未开工的天数",
+    "progress_lag": "形象进度落后于计划进度的百分点",
+    "payment_rate": "资金支付率(累计支付 / 到位资金,%)",
+    "investment_rate": "投资完成率(累计完成投资 / 总投资,%)",
+    "days_past_planned_end": "超过计划建成日期仍未竣工的天数",
+    "months_since_approval": "批复后的月数",
+    "overdue_reports": "逾期未报的调度报告数",
+}
+WARNING_OPERATORS = {">=": "≥", ">": ">", "<=": "≤", "<": "<"}
+WARNING_LEVELS = {"yellow": "黄色预警", "red": "红色预警"}
+WARNING_STATUSES = {"open": "整改中", "closed": "已销号"}
+RECTIFICATION_STATUSES = {
+    "open": "待整改",
+    "submitted": "待销号审核",
+    "returned": "退回整改",
+    "closed": "已销号",
+}
+# The monthly tracking report (月度调度报告) PDF: same lifecycle as a dossier.
+MONTHLY_REPORT_STATUSES = DOSSIER_STATUSES
 
 # Expert review: the default score sheet (weights add up to 100; each criterion scored 0–100).
 DEFAULT_SCORE_CRITERIA = (
@@ -244,6 +271,15 @@ AUDIT_ACTIONS_BY_OBJECT = {
         "return": "退回修改",
         "upload": "上传现场照片",
     },
+    "warning_rule": {"create": "新增预警规则", "update": "修改预警规则"},
+    "warning": {"raise": "触发预警", "close": "预警销号"},
+    "rectification": {
+        "submit": "提交整改情况",
+        "upload": "上传整改佐证",
+        "close": "审核销号",
+        "return": "退回整改",
+    },
+    "monthly_report": {"request": "申请生成月度调度报告"},
     "project": MATURITY_ACTIONS,
     "declaration": ACTIONS,
 }
