@@ -521,6 +521,52 @@ def due_reports(today: date, declarations: list[Declaration] | None = None) -> l
     return [due for decl in decls for due in overdue_for(decl, today, delivered)]
 
 
+@dataclass(frozen=True)
+class OwedReport:
+    """A period that has ended with no report delivered: due soon, or overdue after its grace."""
+
+    declaration: Declaration
+    period: date
+    due_on: date
+    overdue: bool
+    report: TrackingReport | None  # a draft or a returned report already started, if any
+
+    @property
+    def label(self) -> str:
+        """The period as pages name it."""
+        return period_label(self.declaration, self.period)
+
+
+def reports_owed(today: date, declarations: list[Declaration]) -> list[OwedReport]:
+    """Ended periods of these declarations still waiting for a report, soonest due first.
+
+    What district staff see in 待办: a period counts from the day after it ends, so a report
+    shows as due during its grace days and as overdue after them.
+    """
+    if not declarations:
+        return []
+    started = {
+        (r.declaration_id, r.period): r
+        for r in db.session.scalars(
+            select(TrackingReport).where(
+                TrackingReport.declaration_id.in_([d.id for d in declarations])
+            )
+        )
+    }
+    owed = []
+    for decl in declarations:
+        for period in periods_until(decl, today):
+            if period_end(decl, period) >= today:
+                break
+            report = started.get((decl.id, period))
+            if report is not None and report.status in DELIVERED_STATUSES:
+                continue
+            deadline = due_on(decl, period)
+            owed.append(OwedReport(decl, period, deadline, deadline < today, report))
+    owed.sort(key=lambda o: (o.due_on, o.declaration.id))
+    return owed
+
+
 def send_report_reminders(today: date) -> int:
     """Tell the district's staff of each overdue report, once per declaration and period."""
     sent = 0

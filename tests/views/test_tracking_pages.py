@@ -184,3 +184,29 @@ def test_the_excel_export_holds_the_users_reports_only(world, login):
     }
     assert objects.funded_declaration.project.name not in other_cells
     assert login(world.expert).get("/tracking/export.xlsx").status_code == 404
+
+
+def test_the_inbox_lists_owed_reports_for_staff_and_submitted_ones_for_the_reviewer(world, login):
+    objects = yandu_objects(world)
+    decl, report = objects.funded_declaration, objects.report
+    today = local_today()
+    due = tracking.due_on(decl, report.period)  # last month's period has ended by today
+    staff = login(world.staff)
+    card = page(staff.get("/inbox")).by_id("owed-reports")
+    row = next(tr for tr in card.find("tbody").find_all("tr") if decl.project.name in tr.text)
+    assert tracking.period_label(decl, report.period) in row.text
+    assert due.isoformat() in row.text
+    assert ("已逾期" in row.text) == (due < today) == ("overdue" in row.classes)
+    link = row.find_all("a")[-1]
+    assert (link.text, link.attrs["href"]) == ("继续填写", f"/reports/{report.id}/edit")
+    assert page(login(world.other_staff).get("/inbox")).by_id("owed-reports") is None
+    assert page(login(world.reviewer).get("/inbox")).by_id("reports-to-review") is None
+
+    tracking.update_report(report, FIGURES, actor=world.staff, expected_version=None)
+    tracking.submit_report(report, actor=world.staff)
+    db.session.commit()
+    assert page(login(world.staff).get("/inbox")).by_id("owed-reports") is None
+    waiting = page(login(world.reviewer).get("/inbox")).by_id("reports-to-review")
+    assert decl.project.name in waiting.text
+    link = waiting.find("tbody").find_all("a")[-1]
+    assert (link.text, link.attrs["href"]) == ("审核", f"/reports/{report.id}")

@@ -478,3 +478,38 @@ def test_reminders_go_to_the_districts_staff_once_per_period(cast):
     assert {n.kind for n in notes} == {"report_due"}
     assert all(n.link == f"/declarations/{decl.id}" for n in notes)
     assert tracking.send_report_reminders in reminders.DAILY_REMINDERS
+
+
+def test_national_day_and_its_make_up_saturday_move_the_due_date(cast):
+    """September 2026's report: 10月1–7日 are holidays, Saturday 10月10日 is a working day."""
+    decl = funded(cast)
+    decl.approved_on = date(2026, 9, 15)
+    db.session.commit()
+    september = date(2026, 9, 1)
+    # Oct 8, 9, 10 (调休 Saturday), 12, 13: the fifth working day after Sept 30.
+    assert tracking.due_on(decl, september) == date(2026, 10, 13)
+    assert tracking.due_reports(date(2026, 10, 13)) == []
+    assert [d.period for d in tracking.due_reports(date(2026, 10, 14))] == [september]
+
+
+def test_owed_reports_are_due_in_the_grace_days_then_overdue(cast):
+    decl = funded(cast)
+    decl.approved_on = date(2026, 9, 15)
+    db.session.commit()
+    september, october = date(2026, 9, 1), date(2026, 10, 1)
+    # While a period runs nothing is owed; from the day after its end it is due.
+    assert tracking.reports_owed(date(2026, 9, 30), [decl]) == []
+    owed = tracking.reports_owed(date(2026, 10, 2), [decl])
+    assert [(o.period, o.due_on, o.overdue, o.report) for o in owed] == [
+        (september, date(2026, 10, 13), False, None)
+    ]
+    later = tracking.reports_owed(date(2026, 11, 2), [decl])
+    assert [(o.period, o.overdue) for o in later] == [(september, True), (october, False)]
+    # A draft still counts as owed (and is offered to continue); a submitted one does not.
+    draft = tracking.create_report(decl, september, {}, actor=cast.world.staff)
+    db.session.commit()
+    assert tracking.reports_owed(date(2026, 11, 2), [decl])[0].report == draft
+    tracking.update_report(draft, full_values(), actor=cast.world.staff, expected_version=None)
+    tracking.submit_report(draft, actor=cast.world.staff)
+    db.session.commit()
+    assert [o.period for o in tracking.reports_owed(date(2026, 11, 2), [decl])] == [october]

@@ -8,9 +8,9 @@ from flask_login import current_user, login_required
 from sqlalchemy import func, select
 from sqlalchemy.orm import joinedload
 
-from .. import deadlines, matching, notifications, prerequisites
+from .. import deadlines, matching, notifications, prerequisites, tracking
 from ..extensions import db
-from ..models import Declaration, Dossier, FundingProgram, Notification, Project
+from ..models import Declaration, Dossier, FundingProgram, Notification, Project, TrackingReport
 from ..operations import local_today
 from ..permissions import scope_declarations, scope_projects
 
@@ -26,6 +26,7 @@ WAITING_FOR = {
 # Who sees 前期要件 about to expire (district staff their own district's, the city all of them).
 EXPIRY_WATCHERS = frozenset({"district_staff", "city_reviewer", "manager"})
 EXPIRY_ROWS = 20
+REPORT_ROWS = 20
 
 
 @dataclass
@@ -100,8 +101,13 @@ def index():
         if current_user.role == "district_staff"
         else []
     )
+    owed_reports, reports_to_review = _tracking_tasks(today)
     return render_template(
         "inbox/index.html",
+        owed_reports=owed_reports,
+        reports_to_review=reports_to_review,
+        report_rows=REPORT_ROWS,
+        grace_days=tracking.GRACE_WORKING_DAYS,
         expiring=expiring,
         expiry_days=prerequisites.warning_days(),
         expiry_rows=EXPIRY_ROWS,
@@ -114,6 +120,28 @@ def index():
         dossiers=dossiers,
         counts=counts,
     )
+
+
+def _tracking_tasks(today: date) -> tuple[list, list[TrackingReport]]:
+    """Reports the district staff owe (due soon or overdue) and reports the reviewer must check."""
+    if current_user.role == "district_staff":
+        funded = db.session.scalars(
+            scope_declarations(select(Declaration), current_user)
+            .where(Declaration.stage == "approved")
+            .options(joinedload(Declaration.program), joinedload(Declaration.project))
+        ).all()
+        return tracking.reports_owed(today, list(funded)), []
+    if current_user.role == "district_reviewer":
+        waiting = db.session.scalars(
+            scope_declarations(
+                select(TrackingReport).join(TrackingReport.declaration), current_user
+            )
+            .where(TrackingReport.status == "submitted")
+            .options(joinedload(TrackingReport.declaration).joinedload(Declaration.project))
+            .order_by(TrackingReport.submitted_at)
+        ).all()
+        return [], list(waiting)
+    return [], []
 
 
 @bp.route("/notifications/<int:notification_id>/read", methods=["POST"])
