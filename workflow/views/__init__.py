@@ -51,6 +51,7 @@ def register_views(app: Flask) -> None:
     from . import (
         auth,
         calls,
+        dashboard,
         declarations,
         delegations,
         dossiers,
@@ -84,6 +85,7 @@ def register_views(app: Flask) -> None:
         workflows,
         figures,
         tracking,
+        dashboard,
     ):
         app.register_blueprint(module.bp)
 
