@@ -10,7 +10,7 @@ from jinja2 import Environment, FileSystemLoader, Undefined
 
 from .pdf import html_to_pdf
 
-__all__ = ["SECTIONS", "TEMPLATE_DIR", "dossier_html", "render_dossier_pdf"]
+__all__ = ["PRINT_ENV", "SECTIONS", "TEMPLATE_DIR", "dossier_html", "render_dossier_pdf"]
 
 TEMPLATE_DIR: Path = Path(__file__).resolve().parent.parent / "templates" / "print"
 MISSING = "—"
@@ -58,7 +58,7 @@ def _make_environment() -> Environment:
     return env
 
 
-_ENV = _make_environment()
+PRINT_ENV = _make_environment()
 
 
 def _context(data: Mapping[str, Any]) -> dict[str, Any]:
@@ -79,7 +79,7 @@ def _context(data: Mapping[str, Any]) -> dict[str, Any]:
 
 def dossier_html(data: Mapping[str, Any]) -> str:
     """Return the dossier as a self-contained HTML string (CSS inlined, no external URLs)."""
-    return _ENV.get_template("dossier.html").render(_context(data))
+    return PRINT_ENV.get_template("dossier.html").render(_context(data))
 
 
 def render_dossier_pdf(data: Mapping[str, Any]) -> bytes:

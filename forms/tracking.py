@@ -144,3 +144,23 @@ class ReportPhotoForm(BaseForm):
     file = FileField(
         "现场照片", validators=[FileRequired("请选择要上传的照片")], description="JPG、PNG"
     )
+
+
+class MonthlyReportRequestForm(BaseForm):
+    """Ask for a month's tracking report PDF: the month, and for the city the district (or all)."""
+
+    month = SelectField("月份", coerce=_period, validators=[Required("请选择月份")])
+    district_id = SelectField("范围", default="")
+
+    def set_options(self, months: list[tuple[date, str]], districts: list[tuple[int, str]]):
+        """The months on offer, and the districts (none for a district user)."""
+        self.month.choices = choices([(m.isoformat(), label) for m, label in months])
+        self.district_id.choices = choices([(str(i), name) for i, name in districts], blank="全市")
+        # A district user's report always covers their own district (workflow/monthly.py), so
+        # whatever arrives in this field is ignored rather than refused.
+        self.district_id.validate_choice = bool(districts)
+
+    def district(self) -> int | None:
+        """The chosen district's id, or None for the whole city."""
+        value = self.district_id.data
+        return int(value) if value and str(value).isdigit() else None

@@ -14,9 +14,10 @@ from pypdf import PdfReader
 from rq.cron import CronJob, CronScheduler
 from rq.utils import now as rq_now
 
+from . import monthly
 from .dossier_data import dossier_data
 from .extensions import db
-from .models import Dossier
+from .models import Dossier, MonthlyReport
 from .storage import atomic_write, dossier_path
 from .types import utcnow
 
@@ -58,9 +59,10 @@ def _stale_reason(dossier: Dossier) -> str | None:
     return STALE_DATA.format(decl=decl.version, project=decl.project.version)
 
 
-def _fail(dossier_id: int, reason: str) -> None:
-    dossier = db.session.get(Dossier, dossier_id)
-    dossier.status, dossier.finished_at, dossier.error = "failed", utcnow(), reason[:2000]
+def _fail(model: type[Dossier | MonthlyReport], row_id: int, reason: str) -> None:
+    """Mark a document's row failed with a reason the user can read."""
+    row = db.session.get(model, row_id)
+    row.status, row.finished_at, row.error = "failed", utcnow(), reason[:2000]
     db.session.commit()
 
 
@@ -77,7 +79,7 @@ def render_dossier(dossier_id: int) -> str:
         # must never carry another version's content.
         stale = _stale_reason(dossier)
         if stale:
-            _fail(dossier_id, stale)
+            _fail(Dossier, dossier_id, stale)
             return ""
         dossier.status, dossier.started_at, dossier.error = "running", utcnow(), None
         db.session.commit()
@@ -88,12 +90,12 @@ def render_dossier(dossier_id: int) -> str:
         except Exception as exc:
             db.session.rollback()
             log.exception("dossier %s failed", dossier_id)
-            _fail(dossier_id, f"生成申报材料时出错:{type(exc).__name__}: {exc}")
+            _fail(Dossier, dossier_id, f"生成申报材料时出错:{type(exc).__name__}: {exc}")
             raise
         dossier = db.session.get(Dossier, dossier_id)
         stale = _stale_reason(dossier)
         if stale:
-            _fail(dossier_id, stale)
+            _fail(Dossier, dossier_id, stale)
             return ""
         file_name = (
             f"dossier-{dossier.id}-d{dossier.declaration_version}-p{dossier.project_version}.pdf"
@@ -102,6 +104,47 @@ def render_dossier(dossier_id: int) -> str:
         dossier.page_count = len(PdfReader(io.BytesIO(pdf)).pages)
         dossier.file_name, dossier.size = file_name, len(pdf)
         dossier.status, dossier.finished_at = "ready", utcnow()
+        db.session.commit()
+        return file_name
+
+
+def render_monthly_report(report_id: int, on_date: str | None = None) -> str:
+    """Render a monthly tracking report's PDF and record the outcome; returns the file name.
+
+    The data is gathered again here; if it no longer matches the fingerprint the report was
+    asked for, the file is not made (it would carry other figures than its row promises).
+    """
+    from documents.monthly import render_monthly_pdf
+
+    from .operations import local_today
+
+    with job_context():
+        report = db.session.get(MonthlyReport, report_id)
+        if report is None:
+            log.warning("monthly report %s vanished before rendering", report_id)
+            return ""
+        report.status, report.started_at, report.error = "running", utcnow(), None
+        db.session.commit()
+        today = date.fromisoformat(on_date) if on_date else local_today()
+        try:
+            data = monthly.monthly_data(report.month, report.district_id, today=today)
+            fresh = monthly.data_hash(data)
+            db.session.commit()
+            if fresh != report.data_hash:
+                _fail(MonthlyReport, report_id, monthly.STALE_DATA)
+                return ""
+            pdf = render_monthly_pdf(monthly.printable(data, fresh))
+        except Exception as exc:
+            db.session.rollback()
+            log.exception("monthly report %s failed", report_id)
+            _fail(MonthlyReport, report_id, f"生成月度调度报告时出错:{type(exc).__name__}: {exc}")
+            raise
+        report = db.session.get(MonthlyReport, report_id)
+        file_name = monthly.file_name_of(report)
+        atomic_write(dossier_path(file_name), pdf)
+        report.page_count = len(PdfReader(io.BytesIO(pdf)).pages)
+        report.file_name, report.size = file_name, len(pdf)
+        report.status, report.finished_at = "ready", utcnow()
         db.session.commit()
         return file_name
 

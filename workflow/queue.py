@@ -59,6 +59,16 @@ def dossier_queue() -> Queue:
 
 def enqueue_dossier(dossier_id: int, job_id: str) -> Job:
     """Queue a dossier render; a still-active job with the same id is joined, not repeated."""
+    return _enqueue("workflow.jobs.render_dossier", dossier_id, job_id)
+
+
+def enqueue_monthly_report(report_id: int, job_id: str) -> Job:
+    """Queue a monthly tracking report render, joined like a dossier's."""
+    return _enqueue("workflow.jobs.render_monthly_report", report_id, job_id)
+
+
+def _enqueue(function: str, row_id: int, job_id: str) -> Job:
+    """Queue a document render under a stable job id; a still-active job is joined."""
     queue = dossier_queue()
     try:
         existing = Job.fetch(job_id, connection=queue.connection)
@@ -70,8 +80,8 @@ def enqueue_dossier(dossier_id: int, job_id: str) -> Job:
         existing.delete()  # a finished or failed run of this version: make room for a new one
     try:
         job = queue.enqueue(
-            "workflow.jobs.render_dossier",
-            dossier_id,
+            function,
+            row_id,
             job_id=job_id,
             job_timeout=current_app.config["DOSSIER_JOB_TIMEOUT"],
             result_ttl=3600,

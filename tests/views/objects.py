@@ -26,6 +26,7 @@ from workflow.models import (
     Notification,
     Prerequisite,
     Project,
+    MonthlyReport,
     ReportPhoto,
     ReserveAdjustment,
     ReserveSnapshot,
@@ -65,6 +66,8 @@ class Objects:
     funded_declaration: Declaration
     report: TrackingReport
     photo: ReportPhoto
+    # A ready 盐都区 monthly tracking report (月度调度报告) of last month.
+    monthly_report: MonthlyReport
 
 
 def yandu_objects(world) -> Objects:
@@ -142,7 +145,28 @@ def yandu_objects(world) -> Objects:
         spare_expert=factories.user("expert"),
         delegation=_upcoming_delegation(world),
         **_funded_with_report(world),
+        monthly_report=_monthly_report(world),
     )
+
+
+def _monthly_report(world) -> MonthlyReport:
+    """Built as a row with a file, as the job leaves it (rendering is tested elsewhere)."""
+    last_month = tracking.add_months(tracking.month_start(operations.local_today()), -1)
+    report = MonthlyReport(
+        month=last_month,
+        scope=str(world.yandu.id),
+        district_id=world.yandu.id,
+        data_hash="0" * 64,
+        status="ready",
+        job_id="monthly-objects",
+        file_name="monthly-objects.pdf",
+        page_count=1,
+        requested_by_id=world.reviewer.id,
+    )
+    db.session.add(report)
+    db.session.commit()
+    atomic_write(dossier_path(report.file_name), factories.pdf_bytes())
+    return report
 
 
 def _upcoming_delegation(world) -> Delegation:
@@ -258,6 +282,10 @@ def _attachment(o):
 
 def _dossier(o):
     return {"dossier_id": o.dossier.id}
+
+
+def _monthly(o):
+    return {"monthly_report_id": o.monthly_report.id}
 
 
 def _call(o):
@@ -390,6 +418,9 @@ DISTRICT_ROUTES = (
     Route("dossiers.detail", "GET", _dossier),
     Route("dossiers.status", "GET", _dossier),
     Route("dossiers.download", "GET", _dossier),
+    Route("monthly.detail", "GET", _monthly),
+    Route("monthly.status", "GET", _monthly),
+    Route("monthly.download", "GET", _monthly),
     Route("reserve.request_adjustment", "GET", _project),
     # The project already has a pending adjustment: a second request is a conflict (409).
     Route(
@@ -569,6 +600,7 @@ PLAIN_POST_ROUTES = (
     ),
     Route("calls.create", "POST", lambda o: {}, lambda o: {"title": "新征集"}, who="city"),
     Route("delegations.create", "POST", lambda o: {}, lambda o: {"reason": "出差"}, who="city"),
+    Route("monthly.index", "POST", lambda o: {}, lambda o: {}, who="city"),
 )
 
 

@@ -151,6 +151,7 @@ def test_signed_out_users_are_sent_to_the_login_page(world, client, app):
         "delegation_id": objects.delegation.id,
         "report_id": objects.report.id,
         "photo_id": objects.photo.id,
+        "monthly_report_id": objects.monthly_report.id,
     }
     before = snapshot()
     seen = 0

@@ -61,6 +61,7 @@ def register_views(app: Flask) -> None:
         health,
         inbox,
         matching,
+        monthly,
         programs,
         projects,
         reserve,
@@ -86,6 +87,7 @@ def register_views(app: Flask) -> None:
         figures,
         tracking,
         dashboard,
+        monthly,
     ):
         app.register_blueprint(module.bp)
 
