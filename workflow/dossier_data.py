@@ -1,5 +1,8 @@
 """Plain data for a dossier, read from the database once, so rendering cannot change it."""
 
+import hashlib
+import json
+
 from . import vocab
 from .audit import events_of
 from .delegations import acting_name
@@ -8,9 +11,37 @@ from .formatting import day, file_size, local_time, money, month, ratio
 from .models import Declaration
 from .types import utcnow
 
+# Keys that change from one rendering to the next without the data changing.
+VOLATILE_KEYS = frozenset({"generated_at", "fingerprint", "manifest"})
+
+
+def fingerprint_of(data: dict) -> str:
+    """The SHA-256 of a dossier's data in a canonical JSON form, volatile keys left out.
+
+    The same data always gives the same fingerprint, whenever and wherever it is rendered.
+    """
+    stable = {k: v for k, v in data.items() if k not in VOLATILE_KEYS}
+    canonical = json.dumps(stable, ensure_ascii=False, sort_keys=True, default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
 
 def dossier_data(decl: Declaration) -> dict:
-    """Everything the dossier prints about one declaration, as formatted strings."""
+    """Everything the dossier prints about one declaration, as formatted strings, with its
+    fingerprint and manifest (the parts and attachments, each with its SHA-256)."""
+    data = _declaration_data(decl)
+    data["fingerprint"] = fingerprint_of(data)
+    data["manifest"] = [
+        {"part": "申报材料正文", "name": data["title"], "sha256": data["fingerprint"]},
+        *(
+            {"part": f"附件:{a.kind_label}", "name": a.original_name, "sha256": a.sha256}
+            for a in decl.attachments
+        ),
+    ]
+    return data
+
+
+def _declaration_data(decl: Declaration) -> dict:
+    """The declaration's printed fields as plain, formatted strings."""
     project, program = decl.project, decl.program
     total = project.total_investment
     funding = []

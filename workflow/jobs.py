@@ -1,5 +1,6 @@
 """Background jobs. They take ids, reload their rows, and commit their own unit of work."""
 
+import hashlib
 import io
 import logging
 import os
@@ -103,6 +104,7 @@ def render_dossier(dossier_id: int) -> str:
         atomic_write(dossier_path(file_name), pdf)
         dossier.page_count = len(PdfReader(io.BytesIO(pdf)).pages)
         dossier.file_name, dossier.size = file_name, len(pdf)
+        dossier.fingerprint, dossier.sha256 = data["fingerprint"], hashlib.sha256(pdf).hexdigest()
         dossier.status, dossier.finished_at = "ready", utcnow()
         db.session.commit()
         return file_name
@@ -144,6 +146,7 @@ def render_monthly_report(report_id: int, on_date: str | None = None) -> str:
         atomic_write(dossier_path(file_name), pdf)
         report.page_count = len(PdfReader(io.BytesIO(pdf)).pages)
         report.file_name, report.size = file_name, len(pdf)
+        report.sha256 = hashlib.sha256(pdf).hexdigest()
         report.status, report.finished_at = "ready", utcnow()
         db.session.commit()
         return file_name

@@ -459,6 +459,10 @@ class Dossier(db.Model):
     error: Mapped[str | None] = mapped_column(Text)
     page_count: Mapped[int | None] = mapped_column(Integer)
     size: Mapped[int | None] = mapped_column(Integer)
+    # The SHA-256 of the data printed (its short form is in every page's footer) and of the file
+    # made, so an uploaded copy can be told current, outdated or unknown.
+    fingerprint: Mapped[str | None] = mapped_column(String(64))
+    sha256: Mapped[str | None] = mapped_column(String(64), index=True)
     requested_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -479,6 +483,50 @@ class Dossier(db.Model):
             self.declaration_version == decl.version
             and self.project_version == decl.project.version
         )
+
+
+class BatchDossier(db.Model):
+    """A program's batch dossier (批量申报材料): cover, 汇总表, every recommended declaration's
+    section with its attachments merged in, and a manifest.
+
+    ``fingerprint`` is the SHA-256 of everything printed (each section's hash, the summary and
+    the attachments' hashes): a request for the same program and fingerprint joins the batch
+    already made or being made; a batch whose program's data has moved on since is outdated.
+    """
+
+    __tablename__ = "batch_dossiers"
+    __table_args__ = (
+        _one_of("status", vocab.DOSSIER_STATUSES),
+        UniqueConstraint("program_id", "fingerprint", name="uq_batch_dossier_data"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    program_id: Mapped[int] = mapped_column(ForeignKey("funding_programs.id"), index=True)
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(20), default="queued")
+    job_id: Mapped[str] = mapped_column(String(100))
+    # Sections rendered (or taken from the cache) so far, of how many: the progress bar.
+    progress_done: Mapped[int] = mapped_column(Integer, default=0)
+    progress_total: Mapped[int] = mapped_column(Integer, default=0)
+    declaration_count: Mapped[int] = mapped_column(Integer, default=0)
+    sections_rendered: Mapped[int | None] = mapped_column(Integer)  # cache misses of the last run
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    file_name: Mapped[str | None] = mapped_column(String(120))
+    sha256: Mapped[str | None] = mapped_column(String(64), index=True)
+    error: Mapped[str | None] = mapped_column(Text)
+    page_count: Mapped[int | None] = mapped_column(Integer)
+    size: Mapped[int | None] = mapped_column(Integer)
+    requested_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    program: Mapped[FundingProgram] = relationship()
+    requested_by: Mapped[User | None] = relationship()
+
+    @property
+    def status_label(self) -> str:
+        return vocab.label(vocab.DOSSIER_STATUSES, self.status)
 
 
 class StageSignature(db.Model):
@@ -781,6 +829,7 @@ class MonthlyReport(db.Model):
     scope: Mapped[str] = mapped_column(String(20))
     district_id: Mapped[int | None] = mapped_column(ForeignKey("districts.id"))
     data_hash: Mapped[str] = mapped_column(String(64))
+    sha256: Mapped[str | None] = mapped_column(String(64), index=True)  # of the file made
     status: Mapped[str] = mapped_column(String(20), default="queued")
     job_id: Mapped[str] = mapped_column(String(100))
     file_name: Mapped[str | None] = mapped_column(String(100))
