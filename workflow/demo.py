@@ -7,12 +7,13 @@ from decimal import ROUND_DOWN, Decimal
 
 from flask import current_app
 from pypdf import PdfWriter
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from stdnum.cn import uscc
 
 from . import (
     calls,
     delegations,
+    early_warning,
     experts,
     machine,
     matching,
@@ -24,7 +25,17 @@ from . import (
 from .cli import load_districts
 from .config import PROJECT_ROOT
 from .extensions import db
-from .models import Declaration, District, FundingProgram, Prerequisite, Project, User
+from .models import (
+    Declaration,
+    District,
+    FundingProgram,
+    Notification,
+    Prerequisite,
+    Project,
+    TrackingReport,
+    User,
+)
+from .types import utcnow
 from .vocab import DEFAULT_SCORE_CRITERIA
 
 DEMO_PASSWORD = "Demo@2026"
@@ -225,6 +236,7 @@ def load_demo() -> str:
         _load_library_life(programs, districts, today)
         _load_reviews(today)
         _load_tracking(today)
+        _load_warnings(programs[0], districts, today)
     # The last program is last year's: close it once its journeys are done.
     programs[-1].status = "closed"
     db.session.flush()
@@ -828,3 +840,176 @@ def _load_tracking(today: date) -> None:
                 "数据核实无误。" if accepted else "累计支付与到位资金口径不一致,请核对后重报。",
                 actor=reviewers[code],
             )
+
+
+# --- warnings and rectification --------------------------------------------------------------
+
+
+def _funded_project(
+    program: FundingProgram,
+    district: District,
+    name: str,
+    index: int,
+    *,
+    start: date,
+    end: date,
+    approved_on: date,
+) -> Declaration:
+    """A project of the demo's kind, declared, reviewed and approved on the given date."""
+    staff = _user({"320903": "yd_staff", "320902": "th_staff"}[district.code])
+    reviewer = _user({"320903": "yd_reviewer", "320902": "th_reviewer"}[district.code])
+    project = _new_project(district, name, index, start)
+    project.planned_start, project.planned_end = start, end
+    decl = operations.create_declaration(
+        project,
+        program,
+        {
+            "requested_amount": min(
+                program.max_request,
+                (project.total_investment * program.max_ratio).quantize(Decimal("1"), ROUND_DOWN),
+            ),
+            "form_data": _form_data(name),
+        },
+        actor=staff,
+        overlap_reason=PHASED_REASON,
+    )
+    _attach_required(decl, _pdf_bytes(), staff)
+    approval = {
+        "doc_number": f"发改投资〔{approved_on.year}〕{200 + index}号",
+        "amount": decl.requested_amount,
+        "approved_on": approved_on,
+    }
+    steps = (
+        ("submit", staff, None),
+        ("approve", reviewer, None),
+        ("approve", _user("city_reviewer"), None),
+        ("record_approval", _user("manager"), approval),
+    )
+    for trigger, actor, result in steps:
+        operations.act_on_declaration(
+            decl,
+            trigger,
+            actor=actor,
+            expected_version=decl.version,
+            comment="" if trigger == "submit" else _comment(trigger),
+            approval=result,
+        )
+    return decl
+
+
+def _accepted_report(decl: Declaration, period: date, values: dict) -> None:
+    """The district's staff file a period's report and its reviewer accepts it."""
+    code = decl.project.district.code
+    staff = _user({"320903": "yd_staff", "320902": "th_staff"}[code])
+    reviewer = _user({"320903": "yd_reviewer", "320902": "th_reviewer"}[code])
+    report = tracking.create_report(decl, period, values, actor=staff)
+    tracking.submit_report(report, actor=staff)
+    tracking.review_report(report, True, "数据核实无误。", actor=reviewer)
+
+
+def _load_warnings(program: FundingProgram, districts: dict[str, District], today: date) -> None:
+    """A 盐都区 project falling behind its plan (warning and task open) and a 亭湖区 project
+    flagged 未按时开工 two months ago, rectified with evidence and closed by the city."""
+    this_month = tracking.month_start(today)
+
+    def month(n: int) -> date:
+        return tracking.add_months(this_month, n)
+
+    behind = _funded_project(
+        program,
+        districts["320903"],
+        "盐都区数字乡村综合服务平台",
+        201,
+        start=month(-7),
+        end=month(8),
+        approved_on=month(-7) + timedelta(days=4),
+    )
+    issued = behind.approved_amount
+    for step, period in enumerate(tracking.periods_until(behind, month(-1)), start=1):
+        _accepted_report(
+            behind,
+            period,
+            {
+                "actual_start_on": month(-7) + timedelta(days=20),
+                "progress_text": f"完成村级服务站点改造 {3 * step} 个,平台开发进行中。",
+                "progress_percent": Decimal(2 * step),
+                "investment_completed": issued * Decimal("0.05") * step,
+                "received_central": issued * Decimal("0.5"),
+                "payment_cumulative": issued * Decimal("0.05") * step,
+                "problems": "征地协调和设备招标滞后,主体进度落后于计划。" if step > 3 else "",
+                "suggestions": "请区政府协调加快招标进度。" if step > 3 else "",
+            },
+        )
+
+    late = _funded_project(
+        program,
+        districts["320902"],
+        "亭湖区智慧社区服务平台",
+        202,
+        start=month(-4),
+        end=month(14),
+        approved_on=month(-4) + timedelta(days=2),
+    )
+    issued = late.approved_amount
+    waiting = {
+        "progress_text": "施工许可手续办理中,尚未开工。",
+        "progress_percent": Decimal(0),
+        "investment_completed": Decimal(0),
+        "received_central": issued * Decimal("0.3"),
+        "payment_cumulative": Decimal(0),
+        "problems": "施工许可审批材料需补正。",
+    }
+    for period in (month(-4), month(-3)):
+        _accepted_report(late, period, waiting)
+    # The daily check of that morning found the late start.
+    flagged_on = month(-2) + timedelta(days=9)
+    rule = early_warning.ensure_builtin_rules()["late_start"]
+    (item,) = early_warning.funded_as_of(flagged_on, [late.id])
+    warning, _ = early_warning.raise_warning(rule, item, flagged_on)
+    task = warning.task
+    staff = _user("th_staff")
+    early_warning.add_evidence(task, filename="施工许可证.pdf", content=_pdf_bytes(), actor=staff)
+    early_warning.add_evidence(task, filename="开工报告.pdf", content=_pdf_bytes(), actor=staff)
+    early_warning.submit_rectification(
+        task,
+        "施工许可证已于上月取得,项目已正式开工,开工报告和施工许可证见附件。",
+        actor=staff,
+        expected_version=task.version,
+    )
+    early_warning.review_rectification(
+        task,
+        True,
+        "已核实开工情况,同意销号。",
+        actor=_user("city_reviewer"),
+        expected_version=task.version,
+    )
+    started = month(-2) + timedelta(days=5)
+    for step, period in enumerate((month(-2), month(-1)), start=1):
+        _accepted_report(
+            late,
+            period,
+            {
+                **waiting,
+                "actual_start_on": started,
+                "progress_text": "主体工程已开工,设备采购招标完成。",
+                "progress_percent": Decimal(8 * step),
+                "investment_completed": issued * Decimal("0.1") * step,
+                "payment_cumulative": issued * Decimal("0.1") * step,
+                "problems": "",
+            },
+        )
+
+    # Those months of report reviews were read long ago; only what is new stays unread.
+    links = [
+        f"/reports/{report_id}"
+        for report_id in db.session.scalars(
+            select(TrackingReport.id).where(TrackingReport.declaration_id.in_([behind.id, late.id]))
+        )
+    ]
+    db.session.execute(
+        update(Notification)
+        .where(Notification.kind == "report_reviewed", Notification.link.in_(links))
+        .values(read_at=utcnow())
+    )
+    # The daily check, as cron would run it this morning.
+    early_warning.send_warnings(today)

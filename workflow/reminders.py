@@ -11,7 +11,7 @@ import logging
 from collections.abc import Callable
 from datetime import date
 
-from . import calls, deadlines, prerequisites, tracking
+from . import calls, deadlines, early_warning, prerequisites, tracking
 from .extensions import db
 
 log = logging.getLogger(__name__)
@@ -22,6 +22,8 @@ DAILY_REMINDERS: list[Callable[[date], int]] = [
     deadlines.send_stage_reminders,
     deadlines.escalate_overdue,
     tracking.send_report_reminders,
+    early_warning.send_warnings,
+    early_warning.send_rectification_reminders,
 ]
 
 

@@ -274,6 +274,8 @@ AUDIT_ACTIONS_BY_OBJECT = {
     "warning_rule": {"create": "新增预警规则", "update": "修改预警规则"},
     "warning": {"raise": "触发预警", "close": "预警销号"},
     "rectification": {
+        "create": "生成整改任务",
+        "update": "保存整改情况说明",
         "submit": "提交整改情况",
         "upload": "上传整改佐证",
         "close": "审核销号",

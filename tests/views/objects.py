@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 
 from tests import factories
 from tests.workflow.test_operations import jpeg_bytes
-from workflow import notifications, operations, reserve, tracking
+from workflow import early_warning, notifications, operations, reserve, tracking
 from workflow.extensions import db
 from workflow.models import (
     Attachment,
@@ -23,17 +23,21 @@ from workflow.models import (
     Dossier,
     ExpertAssignment,
     FundingProgram,
+    MonthlyReport,
     Notification,
     Prerequisite,
     Project,
-    MonthlyReport,
+    ProjectWarning,
+    RectificationEvidence,
+    RectificationTask,
     ReportPhoto,
     ReserveAdjustment,
     ReserveSnapshot,
     TrackingReport,
     User,
 )
-from workflow.storage import atomic_write, dossier_path
+from workflow.storage import atomic_write, dossier_path, upload_path
+from workflow.workdays import add_working_days
 
 
 @dataclass
@@ -68,6 +72,10 @@ class Objects:
     photo: ReportPhoto
     # A ready 盐都区 monthly tracking report (月度调度报告) of last month.
     monthly_report: MonthlyReport
+    # A 未按时开工 warning on the funded declaration, its open rectification task (owned by
+    # world.staff, nothing written yet) and one evidence PDF on it.
+    warning: ProjectWarning
+    evidence: RectificationEvidence
 
 
 def yandu_objects(world) -> Objects:
@@ -144,7 +152,7 @@ def yandu_objects(world) -> Objects:
         assignment=assignment,
         spare_expert=factories.user("expert"),
         delegation=_upcoming_delegation(world),
-        **_funded_with_report(world),
+        **_funded_with_warning(world),
         monthly_report=_monthly_report(world),
     )
 
@@ -218,6 +226,50 @@ def _funded_with_report(world) -> dict:
     )
     db.session.commit()
     return {"funded_declaration": decl, "report": report, "photo": photo}
+
+
+def _funded_with_warning(world) -> dict:
+    """The funded declaration above, with a warning, its open task and one evidence file.
+
+    Built as rows: early_warning.evaluate would message the district (the tests count messages).
+    """
+    funded = _funded_with_report(world)
+    decl = funded["funded_declaration"]
+    rule = early_warning.ensure_builtin_rules()["late_start"]
+    today = operations.local_today()
+    warning = ProjectWarning(
+        rule=rule,
+        declaration=decl,
+        district_id=world.yandu.id,
+        raised_on=today,
+        month=tracking.month_start(today),
+        level=rule.level,
+        measures={"values": {"days_late_start": "45"}, "conditions": "逾期未开工天数 ≥ 30天"},
+        message="计划2026年03月开工,已超过45天未开工(阈值:≥30天)",
+    )
+    task = RectificationTask(
+        warning=warning,
+        district_id=world.yandu.id,
+        owner=world.staff,
+        due_on=add_working_days(today, rule.rectify_working_days),
+        evidence_required=rule.evidence_required,
+    )
+    content = factories.pdf_bytes()
+    evidence = RectificationEvidence(
+        task=task,
+        **operations.stored_file(
+            "施工许可证.pdf",
+            content,
+            "application/pdf",
+            "pdf",
+            fallback="整改佐证",
+            actor=world.staff,
+        ),
+    )
+    db.session.add_all([warning, task, evidence])
+    db.session.commit()
+    atomic_write(upload_path(evidence.stored_name), content)
+    return {**funded, "warning": warning, "evidence": evidence}
 
 
 def _in_expert_review(world) -> tuple[Declaration, ExpertAssignment]:
@@ -302,6 +354,14 @@ def _assignment(o):
 
 def _report(o):
     return {"report_id": o.report.id}
+
+
+def _warning(o):
+    return {"warning_id": o.warning.id}
+
+
+def _rule(o):
+    return {"rule_id": o.warning.rule_id}
 
 
 def _report_values(o) -> dict:
@@ -415,6 +475,35 @@ DISTRICT_ROUTES = (
         302,
     ),
     Route("tracking.download_photo", "GET", lambda o: {"photo_id": o.photo.id}),
+    Route("warnings.detail", "GET", _warning),
+    Route(
+        "warnings.respond",
+        "POST",
+        _warning,
+        lambda o: {
+            "response": "已开工,施工许可证见佐证材料",
+            "action": "submit",
+            "version": str(o.warning.task.version),
+        },
+        302,
+    ),
+    Route(
+        "warnings.upload_evidence",
+        "POST",
+        _warning,
+        lambda o: {"file": (io.BytesIO(factories.pdf_bytes()), "开工报告.pdf")},
+        302,
+    ),
+    # The city reaches it; the task is not submitted yet, so reviewing is a 409.
+    Route(
+        "warnings.review",
+        "POST",
+        _warning,
+        lambda o: {"decision": "close", "comment": "", "version": str(o.warning.task.version)},
+        409,
+        who="city",
+    ),
+    Route("warnings.download_evidence", "GET", lambda o: {"evidence_id": o.evidence.id}),
     Route("dossiers.detail", "GET", _dossier),
     Route("dossiers.status", "GET", _dossier),
     Route("dossiers.download", "GET", _dossier),
@@ -492,6 +581,25 @@ DISTRICT_ROUTES = (
 # Routes that name an object every signed-in user shares (funding programs are city-wide).
 SHARED_ROUTES = (
     Route("programs.detail", "GET", lambda o: {"program_id": o.program.id}, who="city"),
+    # Warning rules are the city's (district users get 403, experts 404).
+    Route("warnings.edit_rule", "GET", _rule, who="city"),
+    Route(
+        "warnings.edit_rule",
+        "POST",
+        _rule,
+        lambda o: {
+            "name": o.warning.rule.name,
+            "level": "yellow",
+            "rectify_working_days": "10",
+            "enabled": "y",
+            "measure_1": "days_late_start",
+            "op_1": ">=",
+            "value_1": "45",
+            "version": str(o.warning.rule.version),
+        },
+        302,
+        who="city",
+    ),
     Route("programs.edit", "GET", lambda o: {"program_id": o.program.id}, who="city"),
     Route(
         "programs.edit", "POST", lambda o: {"program_id": o.program.id}, lambda o: {}, who="city"
@@ -600,6 +708,8 @@ PLAIN_POST_ROUTES = (
     ),
     Route("calls.create", "POST", lambda o: {}, lambda o: {"title": "新征集"}, who="city"),
     Route("delegations.create", "POST", lambda o: {}, lambda o: {"reason": "出差"}, who="city"),
+    Route("warnings.check", "POST", lambda o: {}, lambda o: {}, who="city"),
+    Route("warnings.new_rule", "POST", lambda o: {}, lambda o: {"name": "新规则"}, who="city"),
     Route("monthly.index", "POST", lambda o: {}, lambda o: {}, who="city"),
 )
 

@@ -151,6 +151,9 @@ def test_signed_out_users_are_sent_to_the_login_page(world, client, app):
         "delegation_id": objects.delegation.id,
         "report_id": objects.report.id,
         "photo_id": objects.photo.id,
+        "warning_id": objects.warning.id,
+        "evidence_id": objects.evidence.id,
+        "rule_id": objects.warning.rule_id,
         "monthly_report_id": objects.monthly_report.id,
     }
     before = snapshot()

@@ -66,6 +66,7 @@ def register_views(app: Flask) -> None:
         projects,
         reserve,
         tracking,
+        warnings,
         workflows,
     )
 
@@ -88,6 +89,7 @@ def register_views(app: Flask) -> None:
         tracking,
         dashboard,
         monthly,
+        warnings,
     ):
         app.register_blueprint(module.bp)
 
