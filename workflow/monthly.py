@@ -192,7 +192,7 @@ def _warning_rows(month: date, as_of: date, district_id: int | None) -> list[dic
                 "message": warning.message,
                 "status": warning.status_label,
                 "task_status": task.status_label if task else "",
-                "owner": task.owner.name if task and task.owner else "",
+                "owner": task.owner.display_name if task and task.owner else "",
                 "due_on": task.due_on.isoformat() if task else None,
                 "task_overdue": bool(task and task.status != "closed" and task.due_on < as_of),
             }
