@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import gc
 import mimetypes
+import threading
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path, PurePosixPath
 from typing import Any, Literal
 from urllib.parse import unquote
@@ -14,6 +18,7 @@ with warnings.catch_warnings():
     warnings.filterwarnings("ignore", message="HarfBuzz-Subset", category=DeprecationWarning)
     from weasyprint import HTML
     from weasyprint.text.ffi import harfbuzz, harfbuzz_subset
+    from weasyprint.text.fonts import FontConfiguration
     from weasyprint.urls import URLFetcher, URLFetcherResponse
 
 __all__ = [
@@ -21,6 +26,7 @@ __all__ = [
     "STATIC_DIR",
     "RefusedURLError",
     "SafeURLFetcher",
+    "font_configuration",
     "harfbuzz_subsetting_available",
     "html_to_pdf",
     "safe_url_fetcher",
@@ -98,6 +104,36 @@ def subsetting_path() -> Literal["harfbuzz", "fonttools"]:
     return "harfbuzz" if harfbuzz_subsetting_available() else "fonttools"
 
 
+# A warm worker renders with what earlier renders set up: one font configuration (Pango's font
+# map with its loaded faces and caches) for the life of the process, instead of a new one per
+# document. WeasyPrint's objects are not thread-safe, so renders in one process take turns.
+_font_config: FontConfiguration | None = None
+_render_lock = threading.Lock()
+# WeasyPrint allocates boxes by the hundred thousand, and the collector's default first
+# threshold (700) ran 150 collections during one 15-page dossier; at 20,000 it runs 8, and the
+# render takes 8 % less CPU. The threshold is put back when the render ends.
+RENDER_GC_THRESHOLD = 20_000
+
+
+def font_configuration() -> FontConfiguration:
+    """The process's WeasyPrint font configuration, made on first use and then reused."""
+    global _font_config
+    if _font_config is None:
+        _font_config = FontConfiguration()
+    return _font_config
+
+
+@contextmanager
+def _fewer_collections() -> Iterator[None]:
+    """Raise the collector's first threshold for the duration of one render."""
+    first, *rest = gc.get_threshold()
+    gc.set_threshold(max(first, RENDER_GC_THRESHOLD), *rest)
+    try:
+        yield
+    finally:
+        gc.set_threshold(first, *rest)
+
+
 def html_to_pdf(html: str, url_fetcher: URLFetcher | None = None) -> bytes:
     """Render an HTML string to PDF bytes with embedded, subset fonts and no outside fetches."""
     document = HTML(
@@ -106,7 +142,8 @@ def html_to_pdf(html: str, url_fetcher: URLFetcher | None = None) -> bytes:
         url_fetcher=url_fetcher if url_fetcher is not None else safe_url_fetcher,
         media_type="print",
     )
-    # full_fonts=False keeps font subsetting on; spelled out because file size depends on it.
-    pdf = document.write_pdf(full_fonts=False, hinting=False)
+    with _render_lock, _fewer_collections():
+        # full_fonts=False keeps font subsetting on; spelled out because file size depends on it.
+        pdf = document.write_pdf(full_fonts=False, hinting=False, font_config=font_configuration())
     assert pdf is not None  # write_pdf() only returns None when given a target
     return pdf

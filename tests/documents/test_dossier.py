@@ -249,7 +249,8 @@ def test_fonts_are_embedded_subsets_of_noto_cjk(pdf_without_watermark: bytes) ->
     for font in fonts:
         base_font = str(font["/BaseFont"])
         assert re.fullmatch(r"/[A-Z]{6}\+\S+", base_font), base_font
-        assert "NotoSansCJK" in base_font.replace("-", ""), base_font
+        # Noto Sans CJK for all text; DejaVu Sans Mono only for the digests of the 材料清单.
+        assert re.search(r"\+(NotoSansCJK|DejaVuSansMono)", base_font.replace("-", "")), base_font
         descendants = font.get("/DescendantFonts")
         descendant = descendants[0].get_object() if descendants else font
         descriptor = descendant["/FontDescriptor"].get_object()
@@ -462,8 +463,8 @@ def test_empty_and_missing_values_render_placeholders() -> None:
     data["funding_total"] = None
 
     html = dossier_html(data)
-    # One "无" row per empty table: five lists plus the form fields.
-    assert html.count('<td class="none"') == len(EMPTY_LISTS) + 1
+    # One "无" row per empty table: five lists, the form fields and the 材料清单 (no manifest).
+    assert html.count('<td class="none"') == len(EMPTY_LISTS) + 2
     assert "None" not in html
 
     texts = page_texts(render_dossier_pdf(data))
