@@ -7,7 +7,7 @@ FLASK := $(BIN)/flask --app wsgi
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: run test setup setup-test lint worker
+.PHONY: run test setup setup-test lint worker workers
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -37,6 +37,11 @@ test: setup-test
 ## A real RQ worker process for production (needs DATABASE_URL and REDIS_URL).
 worker: setup
 	$(FLASK) worker
+
+## N worker processes on this machine (default 2); Ctrl-C stops them all.
+N ?= 2
+workers: setup
+	trap 'kill 0' INT TERM; for i in $$(seq $(N)); do $(FLASK) worker & done; wait
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -27,19 +27,24 @@ def app_config(app_config):
     return app_config
 
 
-def run_worker(app_config: dict) -> subprocess.CompletedProcess:
-    """`flask --app wsgi worker --burst` in its own process, as an operator would start it."""
-    env = {
+def worker_env(app_config: dict, **settings: str) -> dict:
+    """The environment of a worker process sharing the test's database, Redis, queue and files."""
+    return {
         **os.environ,
         "DATABASE_URL": app_config["SQLALCHEMY_DATABASE_URI"],
         "REDIS_URL": app_config["REDIS_URL"],
         "DATA_DIR": app_config["DATA_DIR"],
         "DOSSIER_QUEUE": app_config["DOSSIER_QUEUE"],
+        **settings,
     }
+
+
+def run_worker(app_config: dict) -> subprocess.CompletedProcess:
+    """`flask --app wsgi worker --burst` in its own process, as an operator would start it."""
     return subprocess.run(
         [sys.executable, "-m", "flask", "--app", "wsgi", "worker", "--burst"],
         cwd=ROOT,
-        env=env,
+        env=worker_env(app_config),
         capture_output=True,
         text=True,
         timeout=120,

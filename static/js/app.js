@@ -49,6 +49,12 @@
           badge.textContent = data.status_label;
           badge.className = "badge dossier-" + data.status;
           box.dataset.status = data.status;
+          // A retry's note (第 N 次生成失败,正在重试) shows while it waits and goes once made.
+          if (data.status !== "failed") {
+            var note = document.getElementById("dossier-error");
+            note.textContent = data.error || "";
+            note.hidden = !data.error;
+          }
           if (data.status === "ready" || data.status === "failed") {
             document.getElementById("dossier-wait").hidden = true;
           }
