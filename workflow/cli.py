@@ -134,6 +134,44 @@ def register_cli(app: Flask) -> None:
         output.write_bytes(render_dossier_pdf(data))
         click.echo(f"已生成 {output}")
 
+    @dossier.command("batch")
+    @click.argument("program_id", type=int)
+    @click.option(
+        "-o",
+        "--output",
+        type=click.Path(dir_okay=False, path_type=Path),
+        required=True,
+        help="PDF 输出路径",
+    )
+    def dossier_batch(program_id: int, output: Path):
+        """Build a program's batch dossier now, in this process (sections cached as by the job)."""
+        from .batch import build_batch_file
+        from .errors import OperationError
+
+        try:
+            stats = build_batch_file(
+                program_id, output, progress=lambda done, total: click.echo(f"{done}/{total}")
+            )
+        except OperationError as failure:
+            click.echo(failure.message, err=True)
+            sys.exit(1)
+        click.echo(
+            f"已生成 {output}:共 {stats.pages} 页,{stats.declaration_count} 个项目,"
+            f"重新排版 {stats.sections_rendered} 个,取自缓存 {stats.sections_cached} 个,"
+            f"用时 {stats.seconds:.1f} 秒;数据指纹 {stats.fingerprint}"
+        )
+
+    @dossier.command("verify")
+    @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+    def dossier_verify(file: Path):
+        """Check a PDF against the records; exit 0 current, 1 outdated, 2 unknown."""
+        from .verification import verify_pdf
+
+        verdict = verify_pdf(file.read_bytes())
+        click.echo(f"{verdict.status}({verdict.status_label}):{verdict.explanation}")
+        click.echo(f"文件 SHA-256:{verdict.sha256}")
+        sys.exit({"current": 0, "outdated": 1}.get(verdict.status, 2))
+
     workflow_group = click.Group("workflow", help="工作流")
     app.cli.add_command(workflow_group)
 
@@ -197,10 +235,8 @@ def register_cli(app: Flask) -> None:
             raise click.ClickException(
                 "未设置 REDIS_URL:内置模式下任务由应用进程内的工作线程处理,无需单独启动 worker"
             )
-        from rq import Worker
-
-        worker = Worker([queue.dossier_queue()], connection=queue.connection())
-        worker.work(burst=burst, logging_level="INFO")
+        # Timeouts, retries, the killed-horse record and the scheduler for retries: queue.work().
+        queue.work(burst=burst)
 
     @app.cli.command("scheduler")
     def scheduler_command():

@@ -21,6 +21,7 @@ from . import (
     prerequisites,
     reserve,
     tracking,
+    vocab,
 )
 from .cli import load_districts
 from .config import PROJECT_ROOT
@@ -237,6 +238,7 @@ def load_demo() -> str:
         _load_reviews(today)
         _load_tracking(today)
         _load_warnings(programs[0], districts, today)
+        _load_batch(programs[0], districts, today)
     # The last program is last year's: close it once its journeys are done.
     programs[-1].status = "closed"
     db.session.flush()
@@ -1013,3 +1015,95 @@ def _load_warnings(program: FundingProgram, districts: dict[str, District], toda
     )
     # The daily check, as cron would run it this morning.
     early_warning.send_warnings(today)
+
+
+# --- a program's batch dossier (批量申报材料) ----------------------------------------------------
+
+BATCH_PROJECTS = (
+    ("320903", "盐都区工业互联网数据服务平台"),
+    ("320902", "亭湖区城市运行管理数据中台"),
+    ("320903", "盐都区公共数据开放利用示范项目"),
+    ("320902", "亭湖区智慧教育数据治理项目"),
+)
+
+
+def _load_batch(program: FundingProgram, districts: dict[str, District], today: date) -> None:
+    """Declarations the city recommended upward in one program, each with a multi-page 可研报告
+    and a site photo, so the program's batch dossier has attachments to merge and place."""
+    report, photo = _feasibility_report_pdf(), _site_photo_png()
+    city = _user("city_reviewer")
+    for number, (code, name) in enumerate(BATCH_PROJECTS):
+        staff = _user({"320903": "yd_staff", "320902": "th_staff"}[code])
+        reviewer = _user({"320903": "yd_reviewer", "320902": "th_reviewer"}[code])
+        project = _new_project(districts[code], name, 300 + number, today)
+        decl = operations.create_declaration(
+            project,
+            program,
+            {
+                "requested_amount": min(
+                    program.max_request,
+                    (project.total_investment * program.max_ratio).quantize(
+                        Decimal("1"), ROUND_DOWN
+                    ),
+                ),
+                "form_data": _form_data(name),
+            },
+            actor=staff,
+            overlap_reason=PHASED_REASON,
+        )
+        for kind in program.required_attachments:
+            content = report if kind == "feasibility_report" else _pdf_bytes()
+            label = vocab.ATTACHMENT_KINDS[kind]
+            operations.add_attachment(
+                decl, kind=kind, filename=f"{name}-{label}.pdf", content=content, actor=staff
+            )
+        operations.add_attachment(
+            decl, kind="other", filename=f"{name}-项目现场照片.png", content=photo, actor=staff
+        )
+        for trigger, actor in (("submit", staff), ("approve", reviewer), ("approve", city)):
+            operations.act_on_declaration(
+                decl,
+                trigger,
+                actor=actor,
+                expected_version=decl.version,
+                comment="" if trigger == "submit" else _comment(trigger),
+            )
+
+
+def _feasibility_report_pdf() -> bytes:
+    """A three-page 可研报告 excerpt, as a district would scan or export one."""
+    from documents.pdf import html_to_pdf
+
+    chapters = (
+        ("第一章 总论", "项目建设的必要性、建设目标和主要建设内容。"),
+        ("第二章 需求分析", "现状数据资源、业务需求和数据流通需求分析。"),
+        ("第三章 建设方案与投资估算", "总体架构、分项建设内容、投资估算与资金筹措。"),
+    )
+    body = "".join(
+        f'<h1 style="break-before: page">{title}</h1>' + f"<p>{text}</p>" * 12
+        for title, text in chapters
+    )
+    return html_to_pdf(
+        "<style>@page { size: A4; margin: 25mm }"
+        ' body { font-family: "Noto Sans CJK SC"; font-size: 12pt; line-height: 2 }</style>'
+        f"<p style='text-align:center;font-size:20pt'>可行性研究报告(节选)</p>{body}"
+    )
+
+
+def _site_photo_png() -> bytes:
+    """A drawn 'photo' of a construction site: sky, ground, buildings and a crane."""
+    from PIL import Image, ImageDraw
+
+    image = Image.new("RGB", (1200, 800), (186, 214, 240))
+    draw = ImageDraw.Draw(image)
+    draw.rectangle((0, 560, 1200, 800), fill=(150, 130, 100))
+    for left, height, shade in ((120, 300, 160), (380, 420, 140), (700, 360, 175)):
+        draw.rectangle((left, 560 - height, left + 200, 560), fill=(shade, shade, shade + 15))
+        for row in range(560 - height + 30, 540, 50):
+            for col in range(left + 25, left + 180, 45):
+                draw.rectangle((col, row, col + 25, row + 28), fill=(90, 120, 160))
+    draw.line((1000, 560, 1000, 120), fill=(230, 170, 20), width=14)
+    draw.line((860, 130, 1160, 130), fill=(230, 170, 20), width=10)
+    out = io.BytesIO()
+    image.save(out, "PNG", optimize=True)
+    return out.getvalue()

@@ -282,6 +282,7 @@ AUDIT_ACTIONS_BY_OBJECT = {
         "return": "退回整改",
     },
     "monthly_report": {"request": "申请生成月度调度报告"},
+    "batch_dossier": {"request": "申请生成批量申报材料"},
     "project": MATURITY_ACTIONS,
     "declaration": ACTIONS,
 }

@@ -16,6 +16,7 @@ from workflow.extensions import db
 from workflow.models import (
     Attachment,
     AuditEvent,
+    BatchDossier,
     CallProposal,
     CollectionCall,
     Declaration,
@@ -72,6 +73,8 @@ class Objects:
     photo: ReportPhoto
     # A ready 盐都区 monthly tracking report (月度调度报告) of last month.
     monthly_report: MonthlyReport
+    # A ready batch dossier (批量申报材料) of world.program (city-wide, like programs).
+    batch: BatchDossier
     # A 未按时开工 warning on the funded declaration, its open rectification task (owned by
     # world.staff, nothing written yet) and one evidence PDF on it.
     warning: ProjectWarning
@@ -154,6 +157,7 @@ def yandu_objects(world) -> Objects:
         delegation=_upcoming_delegation(world),
         **_funded_with_warning(world),
         monthly_report=_monthly_report(world),
+        batch=_batch(world),
     )
 
 
@@ -175,6 +179,28 @@ def _monthly_report(world) -> MonthlyReport:
     db.session.commit()
     atomic_write(dossier_path(report.file_name), factories.pdf_bytes())
     return report
+
+
+def _batch(world) -> BatchDossier:
+    """Built as a row with a file, as the job leaves it (building is tested elsewhere)."""
+    batch = BatchDossier(
+        program_id=world.program.id,
+        fingerprint="0" * 64,
+        status="ready",
+        job_id="batch-objects",
+        progress_done=1,
+        progress_total=1,
+        declaration_count=1,
+        sections_rendered=1,
+        attempts=1,
+        file_name="batch-objects.pdf",
+        page_count=1,
+        requested_by_id=world.city.id,
+    )
+    db.session.add(batch)
+    db.session.commit()
+    atomic_write(dossier_path(batch.file_name), factories.pdf_bytes())
+    return batch
 
 
 def _upcoming_delegation(world) -> Delegation:
@@ -646,6 +672,18 @@ SHARED_ROUTES = (
         302,
         who="city",
     ),
+    # Batch dossiers are the city's (district users get 403, experts 404).
+    Route(
+        "batches.request_batch",
+        "POST",
+        lambda o: {"program_id": o.program.id},
+        lambda o: {},
+        302,
+        who="city",
+    ),
+    Route("batches.detail", "GET", lambda o: {"batch_id": o.batch.id}, who="city"),
+    Route("batches.status", "GET", lambda o: {"batch_id": o.batch.id}, who="city"),
+    Route("batches.download", "GET", lambda o: {"batch_id": o.batch.id}, who="city"),
 )
 
 # Routes that name an object of one user (their messages); anyone else gets 404.
@@ -711,6 +749,7 @@ PLAIN_POST_ROUTES = (
     Route("warnings.check", "POST", lambda o: {}, lambda o: {}, who="city"),
     Route("warnings.new_rule", "POST", lambda o: {}, lambda o: {"name": "新规则"}, who="city"),
     Route("monthly.index", "POST", lambda o: {}, lambda o: {}, who="city"),
+    Route("batches.verify", "POST", lambda o: {}, lambda o: {}),
 )
 
 

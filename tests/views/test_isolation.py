@@ -155,6 +155,7 @@ def test_signed_out_users_are_sent_to_the_login_page(world, client, app):
         "evidence_id": objects.evidence.id,
         "rule_id": objects.warning.rule_id,
         "monthly_report_id": objects.monthly_report.id,
+        "batch_id": objects.batch.id,
     }
     before = snapshot()
     seen = 0

@@ -50,6 +50,7 @@ def register_views(app: Flask) -> None:
     """Attach every blueprint and the Chinese error pages."""
     from . import (
         auth,
+        batches,
         calls,
         dashboard,
         declarations,
@@ -90,6 +91,7 @@ def register_views(app: Flask) -> None:
         dashboard,
         monthly,
         warnings,
+        batches,
     ):
         app.register_blueprint(module.bp)
 
