@@ -24,7 +24,6 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal, InvalidOperation
 
-from flask import current_app
 from sqlalchemy import Select, false, func, select
 from sqlalchemy.exc import IntegrityError
 
@@ -49,11 +48,9 @@ from .operations import (
     expect_version,
     flush_or_conflict,
     insert_ignoring_duplicates,
-    judge_upload,
-    stored_file,
+    keep_upload,
 )
 from .permissions import CITY_WIDE_ROLES
-from .storage import atomic_write, upload_path
 from .types import utcnow
 from .workdays import add_working_days, working_days_between
 
@@ -798,23 +795,16 @@ def add_evidence(
     """Attach a PDF or photo proving the rectification (judged by its bytes)."""
     _require_staff(actor, task)
     _require_editable(task)
-    limit = current_app.config["MAX_CONTENT_LENGTH"]
-    if len(content) > limit:
-        message = f"佐证材料不能超过 {limit // (1024 * 1024)} MB"
-        raise Invalid(message, fields={"file": message})
-    mime, extension = judge_upload(
-        content,
-        EVIDENCE_TYPES,
+    evidence = keep_upload(
+        lambda **stored: RectificationEvidence(task=task, **stored),
+        task,
+        filename=filename,
+        content=content,
+        allowed=EVIDENCE_TYPES,
         refusal="整改佐证只能是 PDF、JPG 或 PNG 文件(按文件内容判断,与扩展名无关)",
+        fallback="整改佐证",
+        actor=actor,
     )
-    evidence = RectificationEvidence(
-        task=task,
-        **stored_file(filename, content, mime, extension, fallback="整改佐证", actor=actor),
-    )
-    db.session.add(evidence)
-    flush_or_conflict(task, None)
-    # Written after the flush, so a refused upload leaves no stray file behind.
-    atomic_write(upload_path(evidence.stored_name), content)
     record(
         actor,
         "rectification",

@@ -7,10 +7,10 @@ and any later API share one copy of the rules.
 import hashlib
 import logging
 import secrets
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from contextlib import contextmanager
 from datetime import date, datetime, timedelta
-from typing import NoReturn
+from typing import Any, NoReturn
 from zoneinfo import ZoneInfo
 
 import filetype
@@ -499,6 +499,35 @@ def stored_file(
     }
 
 
+def keep_upload(
+    make_row: Callable[..., Any],
+    owner: Any,
+    *,
+    filename: str,
+    content: bytes,
+    allowed: Mapping[str, str],
+    refusal: str,
+    fallback: str,
+    actor: User,
+    field_message: str = "",
+) -> Any:
+    """Keep an upload: judged by its bytes, its row made by ``make_row(**stored columns)`` and
+    flushed against the owner's version, and only then its file written, so a refused or
+    conflicting upload leaves no stray file behind. ``fallback`` names the file in messages."""
+    limit = current_app.config.get("MAX_CONTENT_LENGTH")
+    if limit and len(content) > limit:
+        message = f"{fallback}不能超过 {limit // (1024 * 1024)} MB"
+        raise Invalid(message, fields={"file": message})
+    mime, extension = judge_upload(content, allowed, refusal=refusal, field_message=field_message)
+    row = make_row(
+        **stored_file(filename, content, mime, extension, fallback=fallback, actor=actor)
+    )
+    db.session.add(row)
+    flush_or_conflict(owner, None)
+    atomic_write(upload_path(row.stored_name), content)
+    return row
+
+
 def add_attachment(
     decl: Declaration, *, kind: str, filename: str, content: bytes, actor: User
 ) -> Attachment:
@@ -508,22 +537,18 @@ def add_attachment(
         raise Conflict(f"申报当前为「{decl.stage_label}」,不能上传附件")
     if kind not in vocab.ATTACHMENT_KINDS:
         raise Invalid("请选择附件类型", fields={"kind": "请选择附件类型"})
-    mime, extension = judge_upload(
-        content,
-        ALLOWED_UPLOADS,
+    _touch(decl)
+    attachment = keep_upload(
+        lambda **stored: Attachment(declaration=decl, kind=kind, **stored),
+        decl,
+        filename=filename,
+        content=content,
+        allowed=ALLOWED_UPLOADS,
         refusal="只能上传 PDF、JPG、PNG、DOCX、XLSX 文件(按文件内容判断,与扩展名无关)",
         field_message="文件类型不受支持",
+        fallback="附件",
+        actor=actor,
     )
-    attachment = Attachment(
-        declaration=decl,
-        kind=kind,
-        **stored_file(filename, content, mime, extension, fallback="附件", actor=actor),
-    )
-    db.session.add(attachment)
-    _touch(decl)
-    flush_or_conflict(decl, None)
-    # Written after the flush, so a refused or conflicting upload leaves no stray file behind.
-    atomic_write(upload_path(attachment.stored_name), content)
     record(
         actor,
         "declaration",

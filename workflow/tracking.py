@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
 
-from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload
@@ -26,11 +25,9 @@ from .notifications import active_users, notify
 from .operations import (
     expect_version,
     flush_or_conflict,
-    judge_upload,
+    keep_upload,
     local_today,
-    stored_file,
 )
-from .storage import atomic_write, upload_path
 from .types import utcnow
 from .workdays import add_working_days
 
@@ -430,23 +427,16 @@ def add_report_photo(
     """Attach a site photo (JPEG or PNG, judged by its bytes) to a draft or returned report."""
     _require_staff(actor, report.declaration)
     _require_editable(report)
-    limit = current_app.config["MAX_CONTENT_LENGTH"]
-    if len(content) > limit:
-        message = f"照片不能超过 {limit // (1024 * 1024)} MB"
-        raise Invalid(message, fields={"file": message})
-    mime, extension = judge_upload(
-        content,
-        PHOTO_TYPES,
+    photo = keep_upload(
+        lambda **stored: ReportPhoto(report=report, **stored),
+        report,
+        filename=filename,
+        content=content,
+        allowed=PHOTO_TYPES,
         refusal="现场照片只能是 JPG 或 PNG 图片(按文件内容判断,与扩展名无关)",
+        fallback="现场照片",
+        actor=actor,
     )
-    photo = ReportPhoto(
-        report=report,
-        **stored_file(filename, content, mime, extension, fallback="现场照片", actor=actor),
-    )
-    db.session.add(photo)
-    flush_or_conflict(report, None)
-    # Written after the flush, so a refused upload leaves no stray file behind.
-    atomic_write(upload_path(photo.stored_name), content)
     record(
         actor,
         "tracking_report",
