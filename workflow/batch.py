@@ -16,15 +16,11 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
-import tempfile
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
-from typing import BinaryIO
 
 from flask import abort, current_app
 from sqlalchemy import Select, func, select, update
@@ -39,7 +35,7 @@ from .formatting import day, money
 from .models import BatchDossier, Declaration, District, FundingProgram, Project, User
 from .operations import insert_ignoring_duplicates, local_today
 from .permissions import CITY_WIDE_ROLES
-from .storage import atomic_write, data_dir, dossier_path, upload_path
+from .storage import atomic_file, atomic_write, data_dir, dossier_path, upload_path
 from .types import utcnow
 
 log = logging.getLogger(__name__)
@@ -312,7 +308,7 @@ def build_batch_file(
         )
         if progress is not None:
             progress(done, total)
-    with _whole_file(out_path) as out:
+    with atomic_file(out_path) as out:
         result = assemble_batch(
             data.front(), files, fingerprint=data.fingerprint, out=out, cache_dir=cache_dir()
         )
@@ -327,23 +323,6 @@ def build_batch_file(
         size=size,
         declaration_count=total,
     )
-
-
-@contextmanager
-def _whole_file(path: Path) -> Iterator[BinaryIO]:
-    """A file written under a temporary name and renamed once complete, like
-    storage.atomic_write but streamed: a large batch should not sit in memory twice."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=path.suffix)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            yield handle
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _hash_file(path: Path) -> tuple[str, int]:

@@ -3,7 +3,10 @@
 import os
 import tempfile
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import BinaryIO
 
 from flask import current_app
 
@@ -31,11 +34,19 @@ def new_stored_name(extension: str) -> str:
 
 def atomic_write(path: Path, data: bytes) -> None:
     """Write a file so that readers see either nothing or the whole file, never half of it."""
+    with atomic_file(path) as handle:
+        handle.write(data)
+
+
+@contextmanager
+def atomic_file(path: Path) -> Iterator[BinaryIO]:
+    """A file to stream into, written under a temporary name and renamed once complete, so
+    readers see either nothing or the whole file (and a large file is not held in memory)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=path.suffix)
     try:
         with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
+            yield handle
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)
