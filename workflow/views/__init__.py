@@ -1,6 +1,7 @@
 """Web pages. Views read the request, call a form and an operation, and commit once."""
 
 import logging
+from datetime import date
 from pathlib import Path
 from urllib.parse import quote, urlsplit
 
@@ -15,6 +16,7 @@ from ..errors import OperationError
 from ..extensions import db, login_manager
 from ..formatting import file_size
 from ..models import User
+from ..operations import local_today
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +35,20 @@ def send_download(path: Path, mimetype: str, name: str, *, fallback: str) -> Res
 def attachment_disposition(name: str, fallback: str) -> str:
     """A Content-Disposition header for a download under a (Chinese) name."""
     return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(name, safe='')}"
+
+
+def as_of_date() -> tuple[date, str | None]:
+    """The as-of date from ``?on=YYYY-MM-DD`` (today when absent), and an error when unreadable."""
+    raw = (request.args.get("on") or "").strip()
+    if not raw:
+        return local_today(), None
+    try:
+        return date.fromisoformat(raw), None
+    except ValueError:
+        return (
+            local_today(),
+            f"统计日期「{raw}」格式不正确,应为 年-月-日(如 2026-06-30),已按今天统计。",
+        )
 
 
 def form_status(form) -> int:

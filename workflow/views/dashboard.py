@@ -1,7 +1,5 @@
 """The dashboard (数据看板): counts, money, the four rates and what is overdue, with charts."""
 
-from datetime import date
-
 from flask import Blueprint, abort, render_template, request
 from flask_login import current_user, login_required
 from sqlalchemy import select
@@ -10,8 +8,8 @@ from .. import figures
 from ..dashboard import ALERTS, MONEY, STAGE_GROUPS, dashboard_charts, dashboard_data
 from ..extensions import db
 from ..models import District
-from ..operations import local_today
 from ..permissions import CITY_WIDE_ROLES
+from . import as_of_date
 
 bp = Blueprint("dashboard", __name__)
 
@@ -20,20 +18,6 @@ bp = Blueprint("dashboard", __name__)
 @login_required
 def _signed_in():
     """Every page here needs a signed-in user."""
-
-
-def _as_of() -> tuple[date, str | None]:
-    """The as-of date from ``?on=YYYY-MM-DD`` (today when absent), and an error when unreadable."""
-    raw = (request.args.get("on") or "").strip()
-    if not raw:
-        return local_today(), None
-    try:
-        return date.fromisoformat(raw), None
-    except ValueError:
-        return (
-            local_today(),
-            f"统计日期「{raw}」格式不正确,应为 年-月-日(如 2026-06-30),已按今天统计。",
-        )
 
 
 @bp.route("/dashboard")
@@ -50,7 +34,7 @@ def index():
         district_id = next((d.id for d in districts if raw.isdigit() and d.id == int(raw)), None)
     else:
         abort(404)
-    as_of, date_error = _as_of()
+    as_of, date_error = as_of_date()
     data = dashboard_data(as_of, district_id=district_id)
     return render_template(
         "dashboard/index.html",

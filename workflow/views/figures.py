@@ -1,13 +1,11 @@
 """The 四率 statistics page and each project's money funnel (资金链条)."""
 
-from datetime import date
-
 from flask import Blueprint, abort, render_template, request
 from flask_login import current_user, login_required
 
 from .. import figures, vocab
-from ..operations import local_today
 from ..permissions import CITY_WIDE_ROLES, project_or_404
+from . import as_of_date
 
 bp = Blueprint("figures", __name__)
 
@@ -18,20 +16,6 @@ def _signed_in():
     """Every page here needs a signed-in user."""
 
 
-def _as_of() -> tuple[date, str | None]:
-    """The as-of date from ``?on=YYYY-MM-DD`` (today when absent), and an error when unreadable."""
-    raw = (request.args.get("on") or "").strip()
-    if not raw:
-        return local_today(), None
-    try:
-        return date.fromisoformat(raw), None
-    except ValueError:
-        return (
-            local_today(),
-            f"统计日期「{raw}」格式不正确,应为 年-月-日(如 2026-06-30),已按今天统计。",
-        )
-
-
 @bp.route("/figures")
 def index():
     """The four rates grouped by district, program, channel or year, as of a date."""
@@ -40,7 +24,7 @@ def index():
     by = request.args.get("by", "district")
     if by not in figures.GROUPINGS:
         by = "district"
-    as_of, date_error = _as_of()
+    as_of, date_error = as_of_date()
     groups, total = figures.rates_by(by, as_of, user=current_user)
     return render_template(
         "figures/index.html",
@@ -58,7 +42,7 @@ def index():
 def funnel(project_id: int):
     """A project's money from total investment to payment, with the history behind it."""
     project = project_or_404(project_id, current_user)
-    as_of, date_error = _as_of()
+    as_of, date_error = as_of_date()
     return render_template(
         "figures/funnel.html",
         funnel=figures.project_funnel(project, as_of),
