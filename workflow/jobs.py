@@ -112,6 +112,16 @@ def _already_made(row: Dossier | MonthlyReport) -> bool:
     return row.status == "ready" and bool(row.file_name) and dossier_path(row.file_name).exists()
 
 
+def _store(row: Dossier | MonthlyReport, file_name: str, pdf: bytes) -> None:
+    """Write the file whole, then mark the row ready with the file's name, pages, size and hash:
+    a row is never ready before its file is complete."""
+    atomic_write(dossier_path(file_name), pdf)
+    row.page_count = len(PdfReader(io.BytesIO(pdf)).pages)
+    row.file_name, row.size, row.sha256 = file_name, len(pdf), hashlib.sha256(pdf).hexdigest()
+    row.status, row.finished_at, row.error = "ready", utcnow(), None
+    db.session.commit()
+
+
 def render_dossier(dossier_id: int) -> str:
     """Render one dossier's PDF and record the outcome; returns the file name."""
     from documents import render_dossier_pdf
@@ -149,12 +159,8 @@ def render_dossier(dossier_id: int) -> str:
         file_name = (
             f"dossier-{dossier.id}-d{dossier.declaration_version}-p{dossier.project_version}.pdf"
         )
-        atomic_write(dossier_path(file_name), pdf)
-        dossier.page_count = len(PdfReader(io.BytesIO(pdf)).pages)
-        dossier.file_name, dossier.size = file_name, len(pdf)
-        dossier.fingerprint, dossier.sha256 = data["fingerprint"], hashlib.sha256(pdf).hexdigest()
-        dossier.status, dossier.finished_at, dossier.error = "ready", utcnow(), None
-        db.session.commit()
+        dossier.fingerprint = data["fingerprint"]
+        _store(dossier, file_name, pdf)
         report_progress(3, 3)
         return file_name
 
@@ -193,12 +199,7 @@ def render_monthly_report(report_id: int, on_date: str | None = None) -> str:
         wait_at_test_gate()
         report = db.session.get(MonthlyReport, report_id)
         file_name = monthly.file_name_of(report)
-        atomic_write(dossier_path(file_name), pdf)
-        report.page_count = len(PdfReader(io.BytesIO(pdf)).pages)
-        report.file_name, report.size = file_name, len(pdf)
-        report.sha256 = hashlib.sha256(pdf).hexdigest()
-        report.status, report.finished_at, report.error = "ready", utcnow(), None
-        db.session.commit()
+        _store(report, file_name, pdf)
         report_progress(2, 2)
         return file_name
 
