@@ -349,6 +349,8 @@ def recover_stuck_documents() -> dict[str, int]:
                 db.session.commit()
                 queue.enqueue_document(kind, row.id, row.job_id)
                 counts["requeued"] += 1
+        # End the read: an idle transaction would hold its locks until the next sweep.
+        db.session.commit()
         if any(counts.values()):
             log.warning("stuck documents: %s", counts)
         return counts

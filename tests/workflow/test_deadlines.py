@@ -466,8 +466,17 @@ def test_the_close_drafts_command_closes_them_now(cast, app):
     assert db.session.get(Declaration, draft.id).stage == "expired"
 
 
-def test_the_embedded_mode_runs_the_schedule_in_a_thread(app_config):
-    embedded = create_app({**app_config, "START_EMBEDDED_WORKER": True, "EMBEDDED_WORKER": True})
+def test_the_embedded_mode_runs_the_schedule_in_a_thread(app_config, tmp_path):
+    # The threads cannot be stopped and outlive the test: give them a database of their own, so
+    # a scheduled run later in the session never touches the database other tests share.
+    embedded = create_app(
+        {
+            **app_config,
+            "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'embedded.db'}",
+            "START_EMBEDDED_WORKER": True,
+            "EMBEDDED_WORKER": True,
+        }
+    )
     state = embedded.extensions["rq"]
     assert state["scheduler_thread"].is_alive() and state["thread"].is_alive()
     deadline = time.monotonic() + 10

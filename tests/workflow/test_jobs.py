@@ -95,6 +95,8 @@ def test_a_dossier_whose_job_was_lost_is_queued_again_and_made(
     assert (row.status, row.error) == ("queued", "后台任务意外中断,已自动重新排队(第 1 次)")
     assert queue.dossier_queue().job_ids == [row.job_id]
     assert recover_stuck_documents() == {"requeued": 0, "failed": 0}  # its job is alive now
+    # Nothing to do still ends the read: an idle transaction would block others' DDL and TRUNCATE.
+    assert not db.session().in_transaction()
 
     queue.run_pending_jobs()
     row = reread(dossier)
