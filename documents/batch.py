@@ -234,7 +234,7 @@ def _open_pdf(content: bytes) -> tuple[PdfReader | None, str]:
     except (PyPdfError, ValueError, KeyError, TypeError, AttributeError, OSError) as exc:
         log.info("attachment PDF refused: %s", exc)
         return None, "文件已损坏,无法读取"
-    except NotImplementedError:
+    except NotImplementedError:  # pypdf's answer to an encryption algorithm it cannot read
         return None, "文件的加密方式不受支持"
     return reader, ""
 

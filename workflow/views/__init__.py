@@ -51,6 +51,11 @@ def as_of_date() -> tuple[date, str | None]:
         )
 
 
+def form_errors(form) -> str:
+    """Every message of a refused form in one line, for a page that shows it at the top."""
+    return ";".join(m for errors in form.errors.values() for m in errors)
+
+
 def form_status(form) -> int:
     """422 when a submitted form was refused (the page shows why), else 200."""
     return 422 if form.errors else 200

@@ -24,7 +24,7 @@ from ..models import (
 from ..permissions import attachment_or_404, declaration_or_404, scope_declarations
 from ..rules import missing_for_submission
 from ..storage import upload_path
-from . import form_status, send_download
+from . import form_errors, form_status, send_download
 
 EXPERT_ACTIONS = frozenset({"assign_expert", "unassign_expert", "score"})
 bp = Blueprint("declarations", __name__)
@@ -218,9 +218,7 @@ def upload(declaration_id: int):
     decl = declaration_or_404(declaration_id, current_user)
     form = AttachmentUploadForm()
     if not form.validate_on_submit():
-        return _render_detail(
-            decl, error=";".join(m for errors in form.errors.values() for m in errors), status=422
-        )
+        return _render_detail(decl, error=form_errors(form), status=422)
     file = form.file.data
     try:
         operations.add_attachment(

@@ -18,7 +18,7 @@ from ..models import Declaration, ReportPhoto, TrackingReport
 from ..operations import local_today
 from ..permissions import CITY_WIDE_ROLES, declaration_or_404, scope_declarations
 from ..storage import upload_path
-from . import send_download
+from . import form_errors, send_download
 from .exports import xlsx_response
 
 bp = Blueprint("tracking", __name__)
@@ -342,7 +342,7 @@ def review(report_id: int):
         abort(403, "只有本区县的审核员可以审核调度报告")
     form = ReviewForm()
     if not form.validate_on_submit():
-        messages = ";".join(m for errors in form.errors.values() for m in errors)
+        messages = form_errors(form)
         return _render_detail(report, review_form=form, error=messages, status=422)
     accept = form.decision.data == "accept"
     try:
@@ -371,7 +371,7 @@ def upload_photo(report_id: int):
         abort(403, "只有项目所属区县填报员可以上传现场照片")
     form = ReportPhotoForm()
     if not form.validate_on_submit():
-        messages = ";".join(m for errors in form.errors.values() for m in errors)
+        messages = form_errors(form)
         return _render_detail(report, error=messages, status=422)
     file = form.file.data
     try:

@@ -29,7 +29,7 @@ from ..operations import local_today
 from ..paging import ListPage, page_number
 from ..permissions import CITY_WIDE_ROLES
 from ..storage import upload_path
-from . import form_status, send_download
+from . import form_errors, form_status, send_download
 
 bp = Blueprint("warnings", __name__)
 PER_PAGE = 50
@@ -227,7 +227,7 @@ def respond(warning_id: int):
         abort(403, "只有项目所属区县的填报员可以办理整改")
     form = RectificationForm()
     if not form.validate_on_submit():
-        messages = ";".join(m for errors in form.errors.values() for m in errors)
+        messages = form_errors(form)
         return _render_detail(warning, response_form=form, error=messages, status=422)
     submit = form.action.data == "submit"
     operation = early_warning.submit_rectification if submit else early_warning.save_response
@@ -260,7 +260,7 @@ def upload_evidence(warning_id: int):
         abort(403, "只有项目所属区县的填报员可以上传整改佐证")
     form = EvidenceForm()
     if not form.validate_on_submit():
-        messages = ";".join(m for errors in form.errors.values() for m in errors)
+        messages = form_errors(form)
         return _render_detail(warning, error=messages, status=422)
     file = form.file.data
     try:
@@ -285,7 +285,7 @@ def review(warning_id: int):
         abort(403, "只有市级审核员或管理人员可以审核销号")
     form = RectificationReviewForm()
     if not form.validate_on_submit():
-        messages = ";".join(m for errors in form.errors.values() for m in errors)
+        messages = form_errors(form)
         return _render_detail(warning, review_form=form, error=messages, status=422)
     close = form.decision.data == "close"
     try:
