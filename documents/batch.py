@@ -40,6 +40,7 @@ from pypdf.generic import (
 )
 
 from .dossier import PRINT_ENV
+from .fontmerge import merge_font_subsets
 from .pdf import html_to_pdf
 
 __all__ = [
@@ -558,6 +559,7 @@ def assemble_batch(
     ]
     extra_pages = iter(extras_reader.pages if extras_reader else ())
     merged = _Merged(writer, stamper)
+    ours = list(range(front_pages))  # pages rendered here, whose fonts may be merged
     for section, start, pages, sha256, places in zip(
         sections, section_starts, section_pages, section_hashes, placements, strict=True
     ):
@@ -565,6 +567,7 @@ def assemble_batch(
         if at != front_pages + start - 1:
             raise RuntimeError(f"page arithmetic went wrong before section {section.number}")
         merged.append_file(section.pdf_path, pages)
+        ours.extend(range(at, at + pages))
         parent = writer.add_outline_item(
             title=f"第{section.number}项 {section.title}", page_number=at
         )
@@ -583,6 +586,7 @@ def assemble_batch(
             if place.kind == "pdf":
                 merged.append_attachment(attachment, place.pages)
             else:
+                ours.append(at)
                 writer.add_page(next(extra_pages))
                 if place.kind == "image":
                     merged.place_image(attachment)
@@ -608,6 +612,7 @@ def assemble_batch(
         writer.append(io.BytesIO(part), import_outline=False)
     writer.add_outline_item(title="材料清单", page_number=at)
     total = len(writer.pages)
+    ours.extend(range(at, total))
 
     # 6. Footers: 「第 N 页」 forms from the cache, one 「共 M 页 · 数据指纹」 form for all pages.
     numbers = _stamp_numbers(writer, total, cache_dir)
@@ -619,6 +624,11 @@ def assemble_batch(
         matrix = _footer_matrix(page)
         stamper.draw(page, [("/BatchPageNo", number, matrix), ("/BatchPageTail", tail, matrix)])
     step("stamped")
+
+    # 7. One copy of each font for every part rendered here (not one per section), and the
+    # copies it replaces dropped.
+    if merge_font_subsets(writer, [writer.pages[i] for i in ours], [*numbers, tail]):
+        writer.compress_identical_objects(remove_duplicates=False, remove_unreferenced=True)
 
     writer.add_metadata(
         {

@@ -4,10 +4,11 @@
 #   libharfbuzz-subset0   fast font subsetting (without it a Chinese PDF takes ~15x longer)
 #   graphviz              `dot`, which draws the workflow diagrams as SVG on the server
 #   fonts-dejavu-core     DejaVu Sans Mono, the compact face the dossiers print hashes in
+#   fontconfig            `fc-list`, which finds the installed face a batch's sections share
 # With --test also: chromium (browser tests) and poppler-utils (pdftoppm, for looking at PDFs).
 set -euo pipefail
 
-packages=(fonts-noto-cjk fonts-dejavu-core libharfbuzz-subset0 graphviz)
+packages=(fonts-noto-cjk fonts-dejavu-core fontconfig libharfbuzz-subset0 graphviz)
 if [[ "${1:-}" == "--test" ]]; then
   packages+=(chromium poppler-utils)
 fi

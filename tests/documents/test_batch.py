@@ -5,14 +5,18 @@ from __future__ import annotations
 import hashlib
 import io
 import re
+import subprocess
+from collections import Counter
 from pathlib import Path
 
 import pytest
+from fontTools.ttLib import TTFont
 from PIL import Image
 from pypdf import PdfReader, PdfWriter
-from pypdf.generic import RectangleObject
+from pypdf.generic import ArrayObject, NumberObject, RectangleObject
 
 import documents.batch as batch_pdf
+from documents import fontmerge
 from documents.batch import AttachmentFile, SectionFile, assemble_batch
 from documents.pdf import html_to_pdf
 
@@ -313,3 +317,109 @@ def test_parts_rendered_once_come_from_the_cache_after(files, tmp_path, monkeypa
     again = assemble(FRONT, sections, fingerprint=FINGERPRINT, cache_dir=tmp_path / "cache")
     assert rendered == []
     assert again.content == first.content  # the same parts give the same file, byte for byte
+
+
+# --- one font program for the batch's own pages -----------------------------------------------
+
+
+def font_programs(pdf: bytes, pages=None) -> dict[int, bytes]:
+    """The embedded font programs the given pages (all by default) draw with, by object."""
+    reader = PdfReader(io.BytesIO(pdf))
+    programs = {}
+
+    def walk(resources):
+        resources = resources.get_object() if resources is not None else {}
+        for font in (resources.get("/Font") or {}).values():
+            font = font.get_object()
+            for descendant in font.get("/DescendantFonts", []):
+                descriptor = descendant.get_object()["/FontDescriptor"].get_object()
+                for key in ("/FontFile2", "/FontFile3"):
+                    if key in descriptor:
+                        ref = descriptor.raw_get(key)
+                        programs[ref.idnum] = ref.get_object().get_data()
+        for xobject in (resources.get("/XObject") or {}).values():
+            xobject = xobject.get_object()
+            if xobject.get("/Subtype") == "/Form":
+                walk(xobject.get("/Resources"))
+
+    for index in range(len(reader.pages)) if pages is None else pages:
+        walk(reader.pages[index].get("/Resources"))
+    return programs
+
+
+def faces(pdf: bytes) -> list[str]:
+    """The PostScript name of each embedded font program."""
+    names = []
+    for program in font_programs(pdf).values():
+        with TTFont(io.BytesIO(program), lazy=True) as font:
+            names.append(font["name"].getDebugName(6))
+    return names
+
+
+def page_images(pdf: bytes, folder: Path) -> list[bytes]:
+    """Every page drawn by poppler at 100 dpi, as PPM bytes."""
+    folder.mkdir()
+    (folder / "in.pdf").write_bytes(pdf)
+    subprocess.run(["pdftoppm", "-r", "100", folder / "in.pdf", folder / "page"], check=True)
+    return [path.read_bytes() for path in sorted(folder.glob("page-*.ppm"))]
+
+
+def merged_and_not(files, sections, tmp_path, monkeypatch):
+    merged = assemble(FRONT, sections, fingerprint=FINGERPRINT)
+    with monkeypatch.context() as patch:
+        patch.setattr(batch_pdf, "merge_font_subsets", lambda *args: 0)
+        separate = assemble(FRONT, sections, fingerprint=FINGERPRINT)
+    return merged, separate
+
+
+def test_the_sections_share_one_copy_of_the_font_and_print_the_same(files, tmp_path, monkeypatch):
+    sections = [
+        files.section(1, "甲项目", "建设内容:政务数据共享平台"),
+        files.section(2, "乙项目", "建设内容:城市运行管理中心 ABC-123"),
+        files.section(3, "丙项目", "资金来源:中央预算内投资、地方配套"),
+    ]
+    merged, separate = merged_and_not(files, sections, tmp_path, monkeypatch)
+
+    # A subset of a face per rendered part before; one program per face after.
+    assert max(Counter(faces(separate.content)).values()) > 3
+    assert sorted(faces(merged.content)) == sorted(set(faces(separate.content)))
+    assert len(merged.content) < len(separate.content) / 2
+    assert texts(merged.content) == texts(separate.content)
+    assert page_images(merged.content, tmp_path / "merged") == page_images(
+        separate.content, tmp_path / "separate"
+    )
+
+
+def test_an_attachments_own_fonts_are_left_as_they_are(files, tmp_path, monkeypatch):
+    # Made the same way as the sections, so its font is the same face: still not touched.
+    report = text_pdf("可研报告正文:附件自带字体")
+    sections = [
+        files.section(1, "甲项目", attachments=[files.attachment("可研报告.pdf", report)]),
+        files.section(2, "乙项目"),
+    ]
+    merged, separate = merged_and_not(files, sections, tmp_path, monkeypatch)
+
+    own = set(font_programs(report).values())
+    at = toc_of(texts(merged.content))["第1项 甲项目"]  # the section's one page, then the report
+    assert own <= set(font_programs(merged.content, pages=[at]).values())
+    assert page_images(merged.content, tmp_path / "merged") == page_images(
+        separate.content, tmp_path / "separate"
+    )
+
+
+def test_parts_keep_their_own_fonts_when_the_face_they_were_made_from_is_gone(files, monkeypatch):
+    sections = [files.section(1, "甲项目"), files.section(2, "乙项目")]
+    monkeypatch.setattr(fontmerge, "_installed", lambda *key: None)  # e.g. the fonts were updated
+    result = assemble(FRONT, sections, fingerprint=FINGERPRINT)
+    assert max(Counter(faces(result.content)).values()) > 1
+    assert "甲项目" in "".join(texts(result.content))
+
+
+def test_glyph_numbers_are_read_from_both_forms_of_a_widths_array():
+    widths = [1, [224], 66, [563, 618, 510], 100, 102, 500]
+    assert fontmerge._widths_gids(
+        ArrayObject(
+            NumberObject(w) if isinstance(w, int) else ArrayObject(NumberObject(x) for x in w)
+            for w in widths
+        )
+    ) == {1, 66, 67, 68, 100, 101, 102}
