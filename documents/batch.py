@@ -20,6 +20,7 @@ import json
 import logging
 import os
 import tempfile
+import time
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -48,6 +49,8 @@ __all__ = [
     "BatchPdf",
     "SectionFile",
     "assemble_batch",
+    "cache_hit",
+    "prune_cache",
     "render_cached",
 ]
 
@@ -127,13 +130,48 @@ def render_cached(html: str, cache_dir: Path | None) -> bytes:
         return html_to_pdf(html)
     key = hashlib.sha256(f"{weasyprint.__version__}\n{html}".encode()).hexdigest()
     path = cache_dir / "parts" / f"{key}.pdf"
-    try:
-        return path.read_bytes()
-    except FileNotFoundError:
-        pass
+    if cache_hit(path):
+        try:
+            return path.read_bytes()
+        except FileNotFoundError:  # pruned between the two calls
+            pass
     pdf = html_to_pdf(html)
     _write_whole(path, pdf)
     return pdf
+
+
+def cache_hit(path: Path) -> bool:
+    """Whether a cache entry exists; a hit marks it used now, which prune_cache goes by."""
+    try:
+        os.utime(path)
+    except FileNotFoundError:
+        return False
+    except OSError:  # a store that refuses the touch: the entry is still there to use
+        return path.exists()
+    return True
+
+
+def prune_cache(cache_dir: Path, unused_for: float) -> tuple[int, int]:
+    """Delete the cache entries not used for ``unused_for`` seconds; (files, bytes) deleted.
+
+    Always safe: an entry deleted is rendered or worked out again when next needed. Left-overs
+    of writers killed mid-write (``.tmp-*``) go the same way.
+    """
+    if not cache_dir.is_dir():
+        return 0, 0
+    cutoff = time.time() - unused_for
+    files = size = 0
+    for path in cache_dir.rglob("*"):
+        try:
+            stat = path.stat()
+            if not path.is_file() or stat.st_mtime >= cutoff:
+                continue
+            path.unlink()
+        except FileNotFoundError:  # another worker's prune or rename got there first
+            continue
+        files += 1
+        size += stat.st_size
+    return files, size
 
 
 def _write_whole(path: Path, data: bytes) -> None:
@@ -160,8 +198,11 @@ def _pages_and_hash(path: Path, cache_dir: Path | None) -> tuple[int, str]:
     content = path.read_bytes()
     sha256 = hashlib.sha256(content).hexdigest()
     known = cache_dir / "pages" / sha256 if cache_dir else None
-    if known is not None and known.exists():
-        return int(known.read_text()), sha256
+    if known is not None and cache_hit(known):
+        try:
+            return int(known.read_text()), sha256
+        except FileNotFoundError:  # pruned between the two calls
+            pass
     pages = _page_count(content)
     if known is not None:
         _write_whole(known, str(pages).encode())
@@ -189,10 +230,15 @@ def _plan_attachment(
         place.reason = "附件无法合并:文件与上传时登记的校验值不一致"
         return place
     known = cache_dir / "attachments" / f"{attachment.sha256}.json" if cache_dir else None
-    if known is not None and known.exists():
-        found = json.loads(known.read_text())
-        place.kind, place.pages, place.reason = found["kind"], found["pages"], found["reason"]
-        return place
+    if known is not None and cache_hit(known):
+        try:
+            found = json.loads(known.read_text())
+        except FileNotFoundError:  # pruned between the two calls
+            found = None
+        if found is not None:
+            place.kind, place.pages = found["kind"], found["pages"]
+            place.reason = found["reason"]
+            return place
     _judge(place, content)
     if known is not None:
         found = {"kind": place.kind, "pages": place.pages, "reason": place.reason}

@@ -232,13 +232,25 @@ def section_path(key: str) -> Path:
 
 def section_pdf(section: Section) -> tuple[Path, bool]:
     """The section's PDF file, rendered now only when the cache lacks it; True if rendered."""
+    from documents.batch import cache_hit
+
     path = section_path(section.key)
-    if path.exists():
+    if cache_hit(path):
         return path, False
     render, _ = _section_renderer()
     pdf = render(section.data, number=section.number)
     atomic_write(path, pdf)  # whole or not at all: a worker killed mid-write leaves no entry
     return path, True
+
+
+def prune_cache(days: int | None = None) -> tuple[int, int]:
+    """Delete what the cache holds that no build used for ``days`` days (DOSSIER_CACHE_DAYS by
+    default); returns (files, bytes) deleted. Sections of the programs still being worked on are
+    used by every rebuild, so they stay."""
+    from documents.batch import prune_cache as prune
+
+    days = current_app.config["DOSSIER_CACHE_DAYS"] if days is None else days
+    return prune(cache_dir(), days * 86400)
 
 
 # --- building the file --------------------------------------------------------------------------

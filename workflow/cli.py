@@ -161,6 +161,20 @@ def register_cli(app: Flask) -> None:
             f"用时 {stats.seconds:.1f} 秒;数据指纹 {stats.fingerprint}"
         )
 
+    @dossier.command("prune-cache")
+    @click.option(
+        "--days",
+        type=click.IntRange(min=0),
+        default=None,
+        help="删除多少天未被使用的缓存(默认 DOSSIER_CACHE_DAYS,30 天)",
+    )
+    def dossier_prune_cache(days: int | None):
+        """Delete cached batch sections and parts unused for DAYS days (always safe)."""
+        from .batch import prune_cache
+
+        files, size = prune_cache(days)
+        click.echo(f"已清理缓存文件 {files} 个,释放 {size / 1e6:.1f} MB")
+
     @dossier.command("verify")
     @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
     def dossier_verify(file: Path):
@@ -240,7 +254,8 @@ def register_cli(app: Flask) -> None:
 
     @app.cli.command("scheduler")
     def scheduler_command():
-        """Run RQ's cron scheduler: close expired drafts at 00:30, send reminders at 08:30.
+        """Run RQ's cron scheduler: close expired drafts at 00:30, send reminders at 08:30,
+        prune the batch dossier cache at 03:00 and look for stuck documents every 5 minutes.
 
         Times are Beijing time (the app's TIMEZONE, Asia/Shanghai), whatever the server's zone.
         Needs REDIS_URL. The scheduler only enqueues the jobs (workflow/jobs.py SCHEDULE) on the

@@ -31,6 +31,9 @@ class Config:
     DOSSIER_JOB_TIMEOUT = int(os.environ.get("DOSSIER_JOB_TIMEOUT", "300"))
     MONTHLY_REPORT_JOB_TIMEOUT = int(os.environ.get("MONTHLY_REPORT_JOB_TIMEOUT", "300"))
     BATCH_JOB_TIMEOUT = int(os.environ.get("BATCH_JOB_TIMEOUT", "3600"))
+    # Rendered sections and parts of batch dossiers no build used for this many days are deleted
+    # every night at 03:00 (and by `flask dossier prune-cache`); a deleted one is rendered again.
+    DOSSIER_CACHE_DAYS = int(os.environ.get("DOSSIER_CACHE_DAYS", "30"))
     DOCUMENT_JOB_RETRIES = int(os.environ.get("DOCUMENT_JOB_RETRIES", "3"))
     DOCUMENT_RETRY_INTERVALS = _seconds(os.environ.get("DOCUMENT_RETRY_INTERVALS", "15,60,300"))
     # Worker processes (`flask --app wsgi worker`): every WORKER_JOB_MONITORING_INTERVAL seconds a

@@ -385,6 +385,17 @@ def close_expired_drafts(on_date: str | None = None) -> int:
         return closed
 
 
+def prune_dossier_cache() -> int:
+    """Delete the batch dossier cache's entries unused for DOSSIER_CACHE_DAYS; returns how many."""
+    from .batch import prune_cache
+
+    with job_context():
+        files, size = prune_cache()
+        if files:
+            log.info("dossier cache: deleted %s unused files (%.1f MB)", files, size / 1e6)
+        return files
+
+
 # What the scheduler runs and when; cron fields (minute hour day month weekday) are read in the
 # app's TIMEZONE (Asia/Shanghai), whatever the server's own zone.
 SCHEDULE = (
@@ -394,6 +405,8 @@ SCHEDULE = (
     ("daily_reminders", "30 8 * * *", send_daily_reminders),
     # The safety net under RQ's own retries: documents whose job was lost are queued again.
     ("recover_stuck_documents", "*/5 * * * *", recover_stuck_documents),
+    # At night, when no one builds batches: the cache keeps what was used in the last 30 days.
+    ("prune_dossier_cache", "0 3 * * *", prune_dossier_cache),
 )
 SCHEDULED_JOB_TIMEOUT = 1800
 

@@ -2,7 +2,10 @@
 
 import hashlib
 import io
+import os
 import re
+import time
+from pathlib import Path
 
 import pytest
 from PIL import Image
@@ -128,6 +131,56 @@ def test_sections_come_from_the_cache_and_only_a_changed_one_is_rendered_again(
     assert (changed.sections_rendered, changed.sections_cached) == (1, 2)
     text = "".join(p.extract_text() for p in PdfReader(tmp_path / "batch.pdf").pages)
     assert "已获批" in text.split("亭湖区智慧农业平台")[1]  # the summary row moved on too
+
+
+def age(path: Path, days: float) -> None:
+    """Make a cache entry look last used ``days`` days ago."""
+    then = time.time() - days * 86400
+    os.utime(path, (then, then))
+
+
+def test_the_cache_keeps_what_builds_use_and_prunes_the_rest(app, world, program_decls, tmp_path):
+    build(world.program, tmp_path)
+    cache = batches.cache_dir()
+    entries = [p for p in cache.rglob("*") if p.is_file()]
+    assert {p.parent.name for p in entries} >= {"sections", "parts", "pages"}
+    for path in entries:
+        age(path, 40)
+    leftover = cache / "sections" / ".tmp-crashed"  # a writer killed mid-write
+    leftover.write_bytes(b"half")
+    age(leftover, 40)
+    unused = cache / "sections" / f"{'0' * 64}.pdf"  # a section no batch asks for any more
+    unused.write_bytes(b"%PDF-")
+    age(unused, 40)
+
+    again = build(world.program, tmp_path)  # every entry it reads is marked used today
+    assert again.sections_rendered == 0
+    files, size = batches.prune_cache()  # DOSSIER_CACHE_DAYS: 30
+    assert files == 2 and size == len(b"half") + len(b"%PDF-")
+    assert not leftover.exists() and not unused.exists()
+    assert all(p.exists() for p in entries)
+
+    for path in entries:
+        age(path, 10)
+    assert batches.prune_cache(7)[0] == len(entries)
+    rebuilt = build(world.program, tmp_path)  # deleting was safe: rendered again
+    assert rebuilt.sections_rendered == len(program_decls)
+    assert batches.prune_cache()[0] == 0
+
+
+def test_cli_prunes_the_cache(app, world, program_decls, tmp_path):
+    build(world.program, tmp_path)
+    for path in batches.cache_dir().rglob("*"):
+        age(path, 3)
+    runner = app.test_cli_runner()
+    result = runner.invoke(args=["dossier", "prune-cache"])
+    assert result.exit_code == 0 and "已清理缓存文件 0 个" in result.output
+    result = runner.invoke(args=["dossier", "prune-cache", "--days", "2"])
+    assert result.exit_code == 0, result.output
+    assert "已清理缓存文件 0 个" not in result.output
+    assert not [p for p in batches.cache_dir().rglob("*") if p.is_file()]
+    result = runner.invoke(args=["dossier", "prune-cache", "--days", "-1"])
+    assert result.exit_code == 2
 
 
 def test_a_section_key_names_its_data_its_place_and_its_template():

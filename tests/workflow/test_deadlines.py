@@ -436,7 +436,12 @@ def test_the_scheduler_runs_the_jobs_at_beijing_time_whatever_the_server_zone(
     monkeypatch.setattr(jobs, "rq_now", lambda: moment)
     scheduler = jobs.build_scheduler(app)
     by_name = {job.name: job for job in scheduler.get_jobs()}
-    assert set(by_name) == {"close_expired_drafts", "daily_reminders", "recover_stuck_documents"}
+    assert set(by_name) == {
+        "close_expired_drafts",
+        "daily_reminders",
+        "recover_stuck_documents",
+        "prune_dossier_cache",
+    }
     close, remind = by_name["close_expired_drafts"], by_name["daily_reminders"]
     assert close.func is jobs.close_expired_drafts and close.cron == "30 0 * * *"
     assert remind.func is jobs.send_daily_reminders and remind.cron == "30 8 * * *"
@@ -489,6 +494,7 @@ def test_the_embedded_mode_runs_the_schedule_in_a_thread(app_config, tmp_path):
     assert sorted((j.name, j.cron) for j in scheduler.get_jobs()) == [
         ("close_expired_drafts", "30 0 * * *"),
         ("daily_reminders", "30 8 * * *"),
+        ("prune_dossier_cache", "0 3 * * *"),
         ("recover_stuck_documents", "*/5 * * * *"),
     ]
     with embedded.app_context():
@@ -539,6 +545,7 @@ def test_the_scheduler_process_registers_the_two_cron_jobs(redis_config):
             "close_expired_drafts": "30 0 * * *",
             "daily_reminders": "30 8 * * *",
             "recover_stuck_documents": "*/5 * * * *",
+            "prune_dossier_cache": "0 3 * * *",
         }
         assert {j.queue_name for j in jobs_seen.values()} == {redis_config["DOSSIER_QUEUE"]}
         assert jobs_seen["close_expired_drafts"].func_name == "workflow.jobs.close_expired_drafts"
