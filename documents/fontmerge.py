@@ -17,11 +17,11 @@ from __future__ import annotations
 import ctypes.util
 import io
 import logging
+import os
 import subprocess
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import cache
-from pathlib import Path
 
 from cffi import FFI
 from fontTools.ttLib import TTFont, TTLibError
@@ -269,38 +269,37 @@ def _subset_installed(key: tuple, gids: list[int]) -> bytes | None:
         return None
     hb, hb_subset = libraries
     path, index = found
-    blob = hb.hb_blob_create_from_file_or_fail(str(Path(path)).encode())
+    blob = hb.hb_blob_create_from_file_or_fail(os.fsencode(path))
     if blob == _ffi.NULL:
         return None
     face = _ffi.gc(hb.hb_face_create(blob, index), hb.hb_face_destroy)
     hb.hb_blob_destroy(blob)  # the face holds its own reference
-    subset_input = _ffi.gc(
-        hb_subset.hb_subset_input_create_or_fail(), hb_subset.hb_subset_input_destroy
-    )
+    subset_input = hb_subset.hb_subset_input_create_or_fail()
     if subset_input == _ffi.NULL:
         return None
+    subset_input = _ffi.gc(subset_input, hb_subset.hb_subset_input_destroy)
     glyphs = hb_subset.hb_subset_input_glyph_set(subset_input)
-    hb.hb_set_add_sorted_array(glyphs, _ffi.new("hb_codepoint_t[]", gids), len(gids))
-    drop = hb_subset.hb_subset_input_set(subset_input, SETS_DROP_TABLE_TAG)
     tags = sorted(hb.hb_tag_from_string(tag, len(tag)) for tag in _DROP_TABLES)
-    hb.hb_set_add_sorted_array(drop, _ffi.new("hb_codepoint_t[]", tags), len(tags))
+    _add_sorted(hb, hb_subset.hb_subset_input_set(subset_input, SETS_DROP_TABLE_TAG), tags)
     # First the glyphs, numbering kept; then the empty glyphs after the last one dropped.
-    hb_subset.hb_subset_input_set_flags(
-        subset_input, RETAIN_GIDS | PASSTHROUGH_UNRECOGNIZED | DESUBROUTINIZE | NOTDEF_OUTLINE
+    _add_sorted(hb, glyphs, gids)
+    kept = _subset_pass(
+        libraries,
+        face,
+        subset_input,
+        RETAIN_GIDS | PASSTHROUGH_UNRECOGNIZED | DESUBROUTINIZE | NOTDEF_OUTLINE,
     )
-    kept = hb_subset.hb_subset_or_fail(face, subset_input)
-    if kept == _ffi.NULL:
+    if kept is None:
         return None
-    kept = _ffi.gc(kept, hb.hb_face_destroy)
-    every = list(range(gids[-1] + 1))
-    hb.hb_set_add_sorted_array(glyphs, _ffi.new("hb_codepoint_t[]", every), len(every))
-    hb_subset.hb_subset_input_set_flags(
-        subset_input, PASSTHROUGH_UNRECOGNIZED | DESUBROUTINIZE | NO_HINTING | NOTDEF_OUTLINE
+    _add_sorted(hb, glyphs, range(gids[-1] + 1))
+    final = _subset_pass(
+        libraries,
+        kept,
+        subset_input,
+        PASSTHROUGH_UNRECOGNIZED | DESUBROUTINIZE | NO_HINTING | NOTDEF_OUTLINE,
     )
-    final = hb_subset.hb_subset_or_fail(kept, subset_input)
-    if final == _ffi.NULL:
+    if final is None:
         return None
-    final = _ffi.gc(final, hb.hb_face_destroy)
     blob = hb.hb_face_reference_blob(final)
     try:
         length = _ffi.new("unsigned int *")
@@ -308,3 +307,16 @@ def _subset_installed(key: tuple, gids: list[int]) -> bytes | None:
         return bytes(_ffi.buffer(data, length[0])) if length[0] else None
     finally:
         hb.hb_blob_destroy(blob)
+
+
+def _add_sorted(hb, target, values: Sequence[int]) -> None:
+    """Add ascending numbers to a HarfBuzz set."""
+    hb.hb_set_add_sorted_array(target, _ffi.new("hb_codepoint_t[]", list(values)), len(values))
+
+
+def _subset_pass(libraries, face, subset_input, flags: int):
+    """One hb_subset run with these flags; the new face, or None if HarfBuzz refused."""
+    hb, hb_subset = libraries
+    hb_subset.hb_subset_input_set_flags(subset_input, flags)
+    result = hb_subset.hb_subset_or_fail(face, subset_input)
+    return None if result == _ffi.NULL else _ffi.gc(result, hb.hb_face_destroy)
