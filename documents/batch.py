@@ -531,12 +531,14 @@ def assemble_batch(
     out: BinaryIO,
     cache_dir: Path | None = None,
     on_step: Callable[[str], None] | None = None,
+    on_merged: Callable[[int], None] | None = None,
 ) -> BatchPdf:
     """Merge the parts into one PDF with correct 目录 page numbers, a manifest and footers.
 
     ``front`` is what the cover, the 汇总表 and the manifest print (program, summary, totals,
     generated_on); ``fingerprint`` is the data's, printed in every footer and the metadata.
-    The PDF is written to ``out``.
+    The PDF is written to ``out``. ``on_step(name)`` is called after each stage, ``on_merged(n)``
+    after the n-th section is merged with its attachments.
     """
     step = on_step or (lambda _name: None)
     front = {**front, "fingerprint": fingerprint}
@@ -606,8 +608,10 @@ def assemble_batch(
     extra_pages = iter(extras_reader.pages if extras_reader else ())
     merged = _Merged(writer, stamper)
     ours = list(range(front_pages))  # pages rendered here, whose fonts may be merged
-    for section, start, pages, sha256, places in zip(
-        sections, section_starts, section_pages, section_hashes, placements, strict=True
+    merged_sections = on_merged or (lambda _count: None)
+    for count, (section, start, pages, sha256, places) in enumerate(
+        zip(sections, section_starts, section_pages, section_hashes, placements, strict=True),
+        start=1,
     ):
         at = len(writer.pages)
         if at != front_pages + start - 1:
@@ -650,6 +654,7 @@ def assemble_batch(
                     "sha256": attachment.sha256,
                 }
             )
+        merged_sections(count)
     step("merged")
 
     # 5. The manifest closes the file; its length only changes the total.

@@ -279,8 +279,9 @@ def build_batch_file(
 ) -> BatchStats:
     """Build the program's batch dossier into out_path (written whole or not at all).
 
-    ``progress(done, total)`` is called after each section; ``expect`` refuses to build when the
-    data no longer has that fingerprint (StaleBatch). The CLI, the job and the benchmark call it.
+    ``progress(done, total)`` is called after each step (progress_steps: each section rendered,
+    then each merged with its attachments); ``expect`` refuses to build when the data no longer
+    has that fingerprint (StaleBatch). The CLI, the job and the benchmark call it.
     """
     from documents.batch import AttachmentFile, SectionFile, assemble_batch
 
@@ -297,6 +298,8 @@ def build_batch_file(
     if expect is not None and data.fingerprint != expect:
         raise StaleBatch(STALE_DATA)
     total, rendered, files = len(data.sections), 0, []
+    steps = progress_steps(total)
+    report = progress or (lambda _done, _total: None)
     for done, section in enumerate(data.sections, start=1):
         path, fresh = section_pdf(section)
         rendered += fresh
@@ -318,11 +321,15 @@ def build_batch_file(
                 ),
             )
         )
-        if progress is not None:
-            progress(done, total)
+        report(done, steps)
     with atomic_file(out_path) as out:
         result = assemble_batch(
-            data.front(), files, fingerprint=data.fingerprint, out=out, cache_dir=cache_dir()
+            data.front(),
+            files,
+            fingerprint=data.fingerprint,
+            out=out,
+            cache_dir=cache_dir(),
+            on_merged=lambda merged: report(total + merged, steps),
         )
     sha256, size = _hash_file(out_path)
     return BatchStats(
@@ -376,7 +383,7 @@ def request_batch(program: FundingProgram, *, actor: User) -> tuple[BatchDossier
                 job_id=job_id_of(program.id, data.fingerprint),
                 status="queued",
                 progress_done=0,
-                progress_total=len(data.sections),
+                progress_total=progress_steps(len(data.sections)),
                 declaration_count=len(data.sections),
                 attempts=0,
                 requested_by_id=actor.id,
@@ -448,8 +455,8 @@ def render_batch(batch_id: int) -> str:
         def progress(done: int, total: int) -> None:
             _set(batch_id, progress_done=done, progress_total=total)
             jobs.report_progress(done, total)
-            if done == total:
-                jobs.wait_at_test_gate()  # every section made, nothing written yet
+            if done == total - 1:
+                jobs.wait_at_test_gate()  # every section made and merged, nothing written yet
 
         try:
             stats = build_batch_file(
@@ -471,8 +478,8 @@ def render_batch(batch_id: int) -> str:
             page_count=stats.pages,
             sections_rendered=stats.sections_rendered,
             declaration_count=stats.declaration_count,
-            progress_done=stats.declaration_count,
-            progress_total=stats.declaration_count,
+            progress_done=progress_steps(stats.declaration_count),
+            progress_total=progress_steps(stats.declaration_count),
         )
         log.info(
             "batch dossier %s: %s pages, %s of %s sections rendered, %.1f s",
@@ -530,8 +537,33 @@ def is_current(batch: BatchDossier, current: str | None = None) -> bool:
     return batch.fingerprint == current
 
 
+def progress_steps(sections: int) -> int:
+    """A batch job's steps: render each section (or find it cached), merge each with its
+    attachments, then number the pages and write the file."""
+    return 2 * sections + 1
+
+
+def describe_progress(done: int, sections: int) -> str:
+    """What a batch job is doing once ``done`` of its progress_steps(sections) are done."""
+    if done <= sections:
+        return f"排版 {done} / {sections} 个项目"
+    if done < 2 * sections:
+        return f"合并材料与附件 {done - sections} / {sections} 个项目"
+    if done == 2 * sections:
+        return "编页码并写入文件"
+    return f"已完成 {sections} 个项目"
+
+
+def progress_text(batch: BatchDossier) -> str:
+    """The words beside a batch's progress bar."""
+    sections = batch.declaration_count or 0
+    if batch.status == "ready":
+        return describe_progress(progress_steps(sections), sections)
+    return describe_progress(batch.progress_done or 0, sections)
+
+
 def progress_percent(batch: BatchDossier) -> int:
-    """How far the sections are, in whole percent."""
+    """How far the job is, in whole percent."""
     if batch.status == "ready":
         return 100
     if not batch.progress_total:
@@ -540,11 +572,7 @@ def progress_percent(batch: BatchDossier) -> int:
 
 
 def status_label(batch: BatchDossier) -> str:
-    """The status, naming the merge step once every section is done."""
-    if (
-        batch.status == "running"
-        and batch.progress_total
-        and batch.progress_done >= batch.progress_total
-    ):
+    """The status, naming the merge once every section is rendered."""
+    if batch.status == "running" and (batch.progress_done or 0) > (batch.declaration_count or 0):
         return "合并附件与编页中"
     return vocab.label(vocab.DOSSIER_STATUSES, batch.status)

@@ -145,13 +145,14 @@ def register_cli(app: Flask) -> None:
     )
     def dossier_batch(program_id: int, output: Path):
         """Build a program's batch dossier now, in this process (sections cached as by the job)."""
-        from .batch import build_batch_file
+        from .batch import build_batch_file, describe_progress
         from .errors import OperationError
 
+        def progress(done: int, total: int) -> None:
+            click.echo(describe_progress(done, (total - 1) // 2))
+
         try:
-            stats = build_batch_file(
-                program_id, output, progress=lambda done, total: click.echo(f"{done}/{total}")
-            )
+            stats = build_batch_file(program_id, output, progress=progress)
         except OperationError as failure:
             click.echo(failure.message, err=True)
             sys.exit(1)

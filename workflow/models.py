@@ -505,7 +505,7 @@ class BatchDossier(db.Model):
     fingerprint: Mapped[str] = mapped_column(String(64))
     status: Mapped[str] = mapped_column(String(20), default="queued")
     job_id: Mapped[str] = mapped_column(String(100))
-    # Sections rendered (or taken from the cache) so far, of how many: the progress bar.
+    # Steps done of batch.progress_steps(): sections rendered (or found cached), then merged.
     progress_done: Mapped[int] = mapped_column(Integer, default=0)
     progress_total: Mapped[int] = mapped_column(Integer, default=0)
     declaration_count: Mapped[int] = mapped_column(Integer, default=0)

@@ -1,4 +1,4 @@
-// Batch dossiers: follow a job's progress (sections done / total) until its file is ready.
+// Batch dossiers: follow a job's progress (sections rendered, then merged) until its file is ready.
 // Every element with data-batch-status-url polls its JSON status; when the job ends, the page
 // reloads once, so the download, page count and any error come from the server as usual.
 (function () {
@@ -23,7 +23,9 @@
             bar.value = data.progress_done;
           }
           var text = role("progress-text");
-          if (text && data.progress_total) { text.textContent = data.progress_done + " / " + data.progress_total; }
+          if (text && data.progress_text) { text.textContent = data.progress_text; }
+          var attempts = role("attempts");
+          if (attempts) { attempts.textContent = data.attempts; }
           var error = role("error");
           if (error && data.error) {
             error.textContent = data.error;

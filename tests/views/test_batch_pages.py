@@ -35,7 +35,7 @@ def request_batch(client, world):
 def test_a_manager_builds_a_batch_follows_its_progress_and_downloads_it(world, login, recommended):
     client = login(world.manager)
     panel = program_page(client, world).by_id("batches")
-    assert "2 个已推荐上报项目" in panel.text
+    assert "本批次推荐上报的 2 个项目(含已推荐上报、已获批、未获批)" in panel.text
     assert panel.find("table") is None  # nothing made yet
 
     location = request_batch(client, world)
@@ -45,11 +45,12 @@ def test_a_manager_builds_a_batch_follows_its_progress_and_downloads_it(world, l
     assert shown.h1 == f"批量申报材料 #{batch.id}"
     assert shown.by_id("batch-status").text == "排队中"
     progress = shown.by_id("batch-progress")
-    assert (progress.attrs["value"], progress.attrs["max"]) == ("0", "2")
-    assert shown.by_id("batch-progress-text").text == "0 / 2"
+    # Two sections to render, two to merge, then the file: five steps.
+    assert (progress.attrs["value"], progress.attrs["max"]) == ("0", "5")
+    assert shown.by_id("batch-progress-text").text == "排版 0 / 2 个项目"
     assert "hidden" in shown.by_id("batch-download").attrs
     status = client.get(f"{location}/status").get_json()
-    assert (status["status"], status["progress_done"], status["progress_total"]) == ("queued", 0, 2)
+    assert (status["status"], status["progress_done"], status["progress_total"]) == ("queued", 0, 5)
     assert status["download_url"] is None
     assert client.get(f"{location}/download").status_code == 404
 
@@ -57,7 +58,8 @@ def test_a_manager_builds_a_batch_follows_its_progress_and_downloads_it(world, l
 
     status = client.get(f"{location}/status").get_json()
     assert status["status"] == "ready" and status["status_label"] == "已生成"
-    assert (status["progress_done"], status["progress_total"], status["percent"]) == (2, 2, 100)
+    assert (status["progress_done"], status["progress_total"], status["percent"]) == (5, 5, 100)
+    assert status["progress_text"] == "已完成 2 个项目" and status["attempts"] == 1
     assert status["current"] is True and status["sections_rendered"] == 2
     shown = page(client.get(location))
     assert "hidden" not in shown.by_id("batch-download").attrs
@@ -74,23 +76,33 @@ def test_a_manager_builds_a_batch_follows_its_progress_and_downloads_it(world, l
     assert "已过期" not in rows[0]
 
 
-def test_progress_shows_sections_done_of_all_while_the_job_runs(world, login, recommended):
+def test_progress_follows_the_sections_rendered_then_merged(world, login, recommended):
     client = login(world.city)
     location = request_batch(client, world)
     batch = db.session.scalar(select(BatchDossier))
-    batch.status, batch.progress_done = "running", 1
+    batch.status, batch.progress_done, batch.attempts = "running", 1, 1
     db.session.commit()
     status = client.get(f"{location}/status").get_json()
-    assert (status["status_label"], status["percent"]) == ("生成中", 50)
+    assert (status["status_label"], status["percent"]) == ("生成中", 20)
+    assert (status["progress_text"], status["attempts"]) == ("排版 1 / 2 个项目", 1)
     shown = page(client.get(location))
     assert shown.by_id("batch-progress").attrs["value"] == "1"
-    assert shown.by_id("batch-progress-text").text == "1 / 2"
+    assert shown.by_id("batch-progress-text").text == "排版 1 / 2 个项目"
+    assert shown.by_id("batch-attempts").text == "1"  # the run under way counts
     row = program_page(client, world).by_id("batch-list").find("progress")
-    assert (row.attrs["value"], row.attrs["max"]) == ("1", "2")
+    assert (row.attrs["value"], row.attrs["max"]) == ("1", "5")
 
-    batch.progress_done = 2  # every section done: the merge is what remains
-    db.session.commit()
-    assert client.get(f"{location}/status").get_json()["status_label"] == "合并附件与编页中"
+    # Every section rendered: merging them with their attachments is what takes the time now.
+    for done, label, text in (
+        (2, "生成中", "排版 2 / 2 个项目"),
+        (3, "合并附件与编页中", "合并材料与附件 1 / 2 个项目"),
+        (4, "合并附件与编页中", "编页码并写入文件"),
+    ):
+        batch.progress_done = done
+        db.session.commit()
+        status = client.get(f"{location}/status").get_json()
+        assert (status["status_label"], status["progress_text"]) == (label, text)
+        assert status["percent"] == done * 100 // 5
 
 
 def test_asking_again_while_it_runs_joins_the_same_job(world, login, recommended):

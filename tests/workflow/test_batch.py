@@ -280,7 +280,7 @@ def test_asking_again_joins_the_same_batch_and_a_failed_one_is_retried(world, pr
     assert newer.id != batch.id and needs_job
 
 
-def test_the_job_builds_the_file_and_reports_progress_per_section(
+def test_the_job_builds_the_file_and_reports_progress_per_section_rendered_and_merged(
     world, program_decls, monkeypatch
 ):
     batch, _ = batches.request_batch(world.program, actor=world.manager)
@@ -296,7 +296,8 @@ def test_the_job_builds_the_file_and_reports_progress_per_section(
 
     monkeypatch.setattr(jobs, "report_progress", spy)
     assert batches.render_batch(batch.id) == f"batch-{batch.id}-{batch.fingerprint[:12]}.pdf"
-    assert seen == [((n, 3), (n, 3, "running")) for n in (1, 2, 3)]
+    # Three sections rendered, three merged, then the file is written (the seventh step).
+    assert seen == [((n, 7), (n, 7, "running")) for n in range(1, 7)]
 
     db.session.expire_all()
     batch = db.session.get(BatchDossier, batch.id)
@@ -306,7 +307,7 @@ def test_the_job_builds_the_file_and_reports_progress_per_section(
     assert batch.size == len(content) and batch.page_count == len(
         PdfReader(io.BytesIO(content)).pages
     )
-    assert (batch.sections_rendered, batch.progress_done, batch.progress_total) == (3, 3, 3)
+    assert (batch.sections_rendered, batch.progress_done, batch.progress_total) == (3, 7, 7)
 
 
 def test_a_job_whose_data_moved_on_while_it_waited_makes_no_file(world, program_decls):
@@ -368,7 +369,8 @@ def test_cli_builds_a_batch_and_says_what_it_did(app, world, program_decls, tmp_
     pages = len(PdfReader(out).pages)
     assert f"共 {pages} 页,3 个项目,重新排版 3 个,取自缓存 0 个" in result.output
     assert f"数据指纹 {fingerprint}" in result.output
-    assert "3/3" in result.output  # progress, one line per section
+    # Progress, a line per step: each section rendered, then each merged with its attachments.
+    assert "排版 3 / 3 个项目" in result.output and "合并材料与附件 2 / 3 个项目" in result.output
 
     again = runner.invoke(args=["dossier", "batch", str(world.program.id), "-o", str(out)])
     assert "重新排版 0 个,取自缓存 3 个" in again.output

@@ -81,6 +81,7 @@ def _status(batch: BatchDossier, *, current: bool) -> dict:
         "progress_done": batch.progress_done,
         "progress_total": batch.progress_total,
         "percent": batches.progress_percent(batch),
+        "progress_text": batches.progress_text(batch),
         "declaration_count": batch.declaration_count,
         "sections_rendered": batch.sections_rendered,
         "attempts": batch.attempts,
