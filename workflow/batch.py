@@ -530,6 +530,17 @@ def batches_query() -> Select:
     return select(BatchDossier).options(joinedload(BatchDossier.requested_by))
 
 
+def current_batch(program: FundingProgram) -> BatchDossier | None:
+    """The batch of the program's data as it stands now (ready or on its way), if one was asked
+    for; one row per fingerprint, so there is at most one."""
+    return db.session.scalar(
+        batches_query().where(
+            BatchDossier.program_id == program.id,
+            BatchDossier.fingerprint == current_fingerprint(program),
+        )
+    )
+
+
 def is_current(batch: BatchDossier, current: str | None = None) -> bool:
     """Whether the program's data still gives the batch's fingerprint."""
     if current is None:

@@ -35,9 +35,10 @@ FOOTER_FINGERPRINT = re.compile(r"数据指纹\s*[::]?\s*([0-9a-f]{12,64})")
 SHA256 = re.compile(r"[0-9a-f]{64}")
 # Pages read for a printed fingerprint: the footer is on every page, the first and last do.
 PAGES_READ = (0, -1)
+# Also what a user hears of a record they may not see, so it must not say which it is.
 UNKNOWN = (
-    "系统中没有与该文件一致的记录:它可能不是本系统生成的文件,或已被修改。"
-    "请从系统中重新下载后再核对。"
+    "系统中没有与该文件一致、且您有权查看的记录:它可能不是本系统生成的文件、已被修改,"
+    "或属于您无权查看的范围。如需核对,请由有权限的人员(如市级管理人员)核验。"
 )
 MODIFIED = "该文件的数据指纹与{what}相符,但文件内容与系统记录不一致(可能被修改)。"
 
@@ -51,6 +52,8 @@ class Verdict:
     record: Dossier | BatchDossier | MonthlyReport | None = None
     explanation: str = ""
     sha256: str = ""
+    # For an outdated file: the copy made from the data as it stands now, if there is one.
+    latest: Dossier | BatchDossier | MonthlyReport | None = None
 
     @property
     def status_label(self) -> str:
@@ -116,13 +119,49 @@ def _judged(kind: str, record, sha256: str) -> Verdict:
             f"与{what}完全一致,生成以来数据没有变化,是最新版本。",
             sha256,
         )
+    latest = _latest(kind, record)
+    advice = (
+        f"系统中已有按最新数据生成的{_describe(kind, latest)},请改用该版本。"
+        if latest is not None
+        else "请在系统中按最新数据重新生成。"
+    )
     return Verdict(
         "outdated",
         kind,
         record,
-        f"是{what}的原件,但生成以来数据已更新,该文件已过期。请在系统中按最新数据重新生成。",
+        f"是{what}的原件,但生成以来数据已更新,该文件已过期。{advice}",
         sha256,
+        latest,
     )
+
+
+def _latest(kind: str, record):
+    """The newest ready copy of the same thing made from the data as it stands now, or None."""
+    if kind == "dossier":
+        newest = db.session.scalar(
+            select(Dossier)
+            .where(Dossier.declaration_id == record.declaration_id, Dossier.status == "ready")
+            .order_by(Dossier.id.desc())
+            .limit(1)
+        )
+    elif kind == "batch":
+        newest = batches.current_batch(record.program)
+    else:
+        newest = db.session.scalar(
+            select(MonthlyReport)
+            .where(
+                MonthlyReport.month == record.month,
+                MonthlyReport.district_id.is_(None)
+                if record.district_id is None
+                else MonthlyReport.district_id == record.district_id,
+                MonthlyReport.status == "ready",
+            )
+            .order_by(MonthlyReport.id.desc())
+            .limit(1)
+        )
+    if newest is None or newest.id == record.id or newest.status != "ready":
+        return None
+    return newest if _is_current(kind, newest) else None
 
 
 # --- matching -----------------------------------------------------------------------------------

@@ -138,6 +138,11 @@ def test_after_a_declaration_changes_the_batch_is_marked_outdated(world, login, 
     rows = program_page(client, world).rows("batch-list")
     assert "已过期" not in rows[0] and "数据已更新,已过期" in rows[1]  # newest first
     assert facts(page(client.get(new)))["本次排版"] == "重新排版 1 个项目,其余 1 个取自缓存"
+    # The old one now points to the new one instead of offering to build it again.
+    shown = page(client.get(old))
+    assert shown.by_id("batch-latest").find("a").attrs["href"] == new
+    assert "hidden" in shown.by_id("batch-retry").attrs
+    assert page(client.get(new)).by_id("batch-latest") is None
 
 
 def test_a_failed_build_shows_its_reason_and_a_retry(world, login, recommended, monkeypatch):
@@ -206,6 +211,10 @@ def made_dossier(world, name="盐都区城市数据大脑"):
     decl = factories.declaration(
         factories.project(world.yandu, name=name), world.program, by=world.staff
     )
+    return made_dossier_of(world, decl)
+
+
+def made_dossier_of(world, decl):
     dossier, _ = operations.request_dossier(decl, actor=world.staff)
     db.session.commit()
     queue.enqueue_dossier(dossier.id, dossier.job_id)
@@ -238,10 +247,19 @@ def test_verifying_a_dossier_current_then_outdated(world, login):
     db.session.commit()
     shown = page(upload(client, content))
     assert shown.by_id("verdict-status").text == "已过期"
+    assert "verdict-outdated" in shown.by_id("verdict-status").attrs["class"]
     assert "请在系统中按最新数据重新生成" in shown.by_id("verdict-explanation").text
+    assert shown.by_id("verdict-latest") is None
+
+    newer = made_dossier_of(world, dossier.declaration)
+    shown = page(upload(client, content))
+    link = shown.by_id("verdict-latest").find("a")
+    assert link.attrs["href"] == f"/dossiers/{newer.id}" and f"#{newer.id}" in link.text
 
     other = page(upload(login(world.other_staff), content))
     assert other.by_id("verdict-status").text == "无法确认"
+    assert "verdict-unknown" in other.by_id("verdict-status").attrs["class"]
+    assert "或属于您无权查看的范围" in other.by_id("verdict-explanation").text
     assert other.by_id("verdict-record") is None
     assert "盐都区城市数据大脑" not in other.text
 

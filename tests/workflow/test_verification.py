@@ -76,8 +76,19 @@ def test_a_dossier_whose_declaration_changed_since_is_outdated(world, dossier):
     )
     db.session.commit()
     verdict = verify_pdf(content, viewer=world.staff)
-    assert (verdict.status, verdict.record.id) == ("outdated", dossier.id)
-    assert "该文件已过期" in verdict.explanation
+    assert (verdict.status, verdict.record.id, verdict.latest) == ("outdated", dossier.id, None)
+    assert "该文件已过期" in verdict.explanation and "请在系统中按最新数据重新生成" in (
+        verdict.explanation
+    )
+
+    # Once a dossier of the data as it stands is made, the verdict points to it.
+    newer, _ = operations.request_dossier(dossier.declaration, actor=world.staff)
+    db.session.commit()
+    jobs.render_dossier(newer.id)
+    verdict = verify_pdf(content, viewer=world.staff)
+    assert (verdict.status, verdict.latest.id) == ("outdated", newer.id)
+    assert f"系统中已有按最新数据生成的申报材料 #{newer.id}" in verdict.explanation
+    assert verify_pdf(file_of(newer), viewer=world.staff).latest is None  # current: none newer
 
 
 def test_a_changed_copy_of_a_dossier_is_unknown_but_named_by_its_fingerprint(world, dossier):
@@ -115,7 +126,15 @@ def test_a_batch_is_current_then_outdated_when_a_declaration_moves_on(world, bat
     # Any change to what it prints: here one declaration is approved upstream.
     record_approval(world, batches.batch_declarations(world.program.id)[0])
     verdict = verify_pdf(content, viewer=world.manager)
-    assert (verdict.status, verdict.record.id) == ("outdated", batch.id)
+    assert (verdict.status, verdict.record.id, verdict.latest) == ("outdated", batch.id, None)
+
+    newer, _ = batches.request_batch(world.program, actor=world.manager)
+    db.session.commit()
+    assert verify_pdf(content, viewer=world.manager).latest is None  # asked for, not made yet
+    batches.render_batch(newer.id)
+    verdict = verify_pdf(content, viewer=world.manager)
+    assert (verdict.status, verdict.latest.id) == ("outdated", newer.id)
+    assert f"系统中已有按最新数据生成的批量申报材料 #{newer.id}" in verdict.explanation
 
 
 def test_a_changed_copy_of_a_batch_is_unknown_and_district_users_hear_nothing(world, batch):

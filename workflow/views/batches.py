@@ -105,10 +105,13 @@ def _json(status: dict) -> dict:
 def detail(batch_id: int):
     """A batch's status page; its progress bar follows the job until the file is ready."""
     batch = batches.batch_or_404(batch_id, current_user)
+    current = batches.is_current(batch)
     return render_template(
         "batches/detail.html",
         batch=batch,
-        status=_status(batch, current=batches.is_current(batch)),
+        status=_status(batch, current=current),
+        # An outdated batch points to the one of today's data when someone asked for it.
+        latest=None if current else batches.current_batch(batch.program),
         form=BatchRequestForm(),
     )
 
@@ -157,18 +160,18 @@ def verify():
 
 def _record_links(verdict) -> dict:
     """Where the matched record's page and download are."""
-    record = verdict.record
+    record, latest = verdict.record, verdict.latest
     if verdict.kind == "dossier":
-        return {
-            "detail": url_for("dossiers.detail", dossier_id=record.id),
-            "fresh": url_for("declarations.detail", declaration_id=record.declaration_id),
-        }
-    if verdict.kind == "batch":
-        return {
-            "detail": url_for("batches.detail", batch_id=record.id),
-            "fresh": url_for("programs.detail", program_id=record.program_id, _anchor="batches"),
-        }
+        detail = lambda row: url_for("dossiers.detail", dossier_id=row.id)  # noqa: E731
+        fresh = url_for("declarations.detail", declaration_id=record.declaration_id)
+    elif verdict.kind == "batch":
+        detail = lambda row: url_for("batches.detail", batch_id=row.id)  # noqa: E731
+        fresh = url_for("programs.detail", program_id=record.program_id, _anchor="batches")
+    else:
+        detail = lambda row: url_for("monthly.detail", monthly_report_id=row.id)  # noqa: E731
+        fresh = url_for("monthly.index")
     return {
-        "detail": url_for("monthly.detail", monthly_report_id=record.id),
-        "fresh": url_for("monthly.index"),
+        "detail": detail(record),
+        "fresh": fresh,
+        "latest": detail(latest) if latest is not None else None,
     }
