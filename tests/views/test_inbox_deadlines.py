@@ -67,3 +67,22 @@ def test_the_reminder_and_the_systems_closing_show_to_the_district_staff(
     assert "草稿 → 逾期未提交" in closing.text and "草稿逾期未提交,系统自动关闭" in closing.text
     db.session.expire_all()
     assert decl.stage == "expired"
+
+
+def test_a_long_inbox_lists_the_soonest_due_and_links_to_the_rest(
+    world, login, make_project, make_declaration, monkeypatch
+):
+    from workflow.views import inbox
+
+    monkeypatch.setattr(inbox, "TASK_ROWS", 2)
+    for n in range(3):
+        decl = make_declaration(
+            make_project(world.yandu, name=f"待初审项目{n}"), world.program, by=world.staff
+        )
+        act(decl, "submit", world.staff)
+    shown = page(login(world.reviewer).get("/inbox"))
+    assert "共 3 件" in shown.text
+    assert len(shown.by_id("tasks").find("tbody").find_all("tr")) == 2
+    more = shown.by_id("tasks-more")
+    assert "只列出截止最早的 2 件" in more.text
+    assert more.find("a").attrs["href"] == "/declarations?stage=district_review"

@@ -27,6 +27,8 @@ WAITING_FOR = {
 EXPIRY_WATCHERS = frozenset({"district_staff", "city_reviewer", "manager"})
 EXPIRY_ROWS = 20
 REPORT_ROWS = 20
+# The soonest-due declarations shown; the rest are a click away in the declarations list.
+TASK_ROWS = 30
 
 
 @dataclass
@@ -114,7 +116,10 @@ def index():
         invitations=invitations,
         messages=notifications.unread_of(current_user),
         unread=notifications.unread_count(current_user),
-        tasks=tasks,
+        tasks=tasks[:TASK_ROWS],
+        task_count=len(tasks),
+        # One stage filters the list to exactly these; two (draft, returned) leave it unfiltered.
+        all_tasks_url=url_for("declarations.index", stage=stages[0] if len(stages) == 1 else None),
         today=today,
         open_programs=open_programs,
         dossiers=dossiers,
