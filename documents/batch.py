@@ -43,6 +43,7 @@ from pypdf.generic import (
 from .dossier import PRINT_ENV
 from .fontmerge import merge_font_subsets
 from .pdf import html_to_pdf
+from .pdfobjects import add_indirect
 
 __all__ = [
     "AttachmentFile",
@@ -403,8 +404,7 @@ def _as_form(writer: PdfWriter, page) -> IndirectObject:
             else DictionaryObject(),
         }
     )
-    # pypdf has no public way to add a free-standing object; streams must be indirect.
-    return writer._add_object(form.flate_encode())
+    return add_indirect(writer, form.flate_encode())
 
 
 def _footer_matrix(page) -> tuple[float, ...]:
@@ -443,7 +443,7 @@ class _Stamper:
     def _stream(self, data: bytes) -> IndirectObject:
         stream = DecodedStreamObject()
         stream.set_data(data)
-        return self.writer._add_object(stream)
+        return add_indirect(self.writer, stream)
 
     def draw(self, page, forms: Sequence[tuple[str, IndirectObject, tuple[float, ...]]]) -> None:
         """Wrap the page's content in q … Q and draw each (name, form, matrix) after it."""
@@ -477,7 +477,7 @@ class _Stamper:
         elif isinstance(contents, IndirectObject):
             parts.append(contents)
         elif contents is not None:
-            parts.append(self.writer._add_object(contents))
+            parts.append(add_indirect(self.writer, contents))
         parts.append(closer)
         page[NameObject("/Contents")] = parts
 

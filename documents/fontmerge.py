@@ -36,6 +36,8 @@ from pypdf.generic import (
     NumberObject,
 )
 
+from .pdfobjects import add_indirect
+
 __all__ = ["merge_font_subsets"]
 
 log = logging.getLogger(__name__)
@@ -124,8 +126,7 @@ def merge_font_subsets(
             stream[NameObject("/Subtype")] = NameObject("/OpenType")
         else:
             stream[NameObject("/Length1")] = NumberObject(len(program))
-        # pypdf has no public way to add a free-standing object; streams must be indirect.
-        reference = writer._add_object(stream.flate_encode())
+        reference = add_indirect(writer, stream.flate_encode())
         for descriptor in group.descriptors:
             descriptor[NameObject(group.file_key)] = reference
         replaced += len(group.streams)
