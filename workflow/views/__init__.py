@@ -1,11 +1,13 @@
 """Web pages. Views read the request, call a form and an operation, and commit once."""
 
 import logging
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 from urllib.parse import quote, urlsplit
 
-from flask import Flask, Response, render_template, request, send_file
+from flask import Flask, Response, flash, redirect, render_template, request, send_file
+from flask.typing import ResponseReturnValue
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 
@@ -59,6 +61,34 @@ def form_errors(form) -> str:
 def form_status(form) -> int:
     """422 when a submitted form was refused (the page shows why), else 200."""
     return 422 if form.errors else 200
+
+
+def act_from_page(
+    form,
+    operation: Callable[[], object],
+    *,
+    refused: Callable[[str, int], ResponseReturnValue],
+    done: str,
+    then: str,
+    invalid: str | None = None,
+) -> ResponseReturnValue:
+    """A button or small form on a record's page: validate, run the operation, commit once.
+
+    Done, it flashes ``done`` and goes to ``then``. Refused, the page is drawn again by
+    ``refused(message, status)`` with what was typed: an invalid form with its messages (422),
+    or ``invalid`` (400) where the form has nothing a user types; an operation's refusal after
+    the rollback, with its message and status.
+    """
+    if not form.validate_on_submit():
+        return refused(invalid, 400) if invalid else refused(form_errors(form), 422)
+    try:
+        operation()
+        db.session.commit()
+    except OperationError as failure:
+        db.session.rollback()
+        return refused(failure.message, failure.status)
+    flash(done, "success")
+    return redirect(then)
 
 
 @login_manager.user_loader

@@ -18,7 +18,7 @@ from ..models import Declaration, ReportPhoto, TrackingReport
 from ..operations import local_today
 from ..permissions import CITY_WIDE_ROLES, declaration_or_404, scope_declarations
 from ..storage import upload_path
-from . import form_errors, send_download
+from . import act_from_page, send_download
 from .exports import xlsx_response
 
 bp = Blueprint("tracking", __name__)
@@ -318,20 +318,18 @@ def submit(report_id: int):
     if not _is_staff_of(report.declaration):
         abort(403, "只有项目所属区县填报员可以报送调度报告")
     form = SubmitReportForm()
-    if not form.validate_on_submit():
-        return _render_detail(report, error="请求无效,请刷新页面后重试", status=400)
-    try:
-        tracking.submit_report(
+    return act_from_page(
+        form,
+        lambda: tracking.submit_report(
             report, actor=current_user, expected_version=_version(form.version.data)
-        )
-        db.session.commit()
-    except OperationError as failure:
-        db.session.rollback()
-        return _render_detail(
-            report_or_404(report_id), error=failure.message, status=failure.status
-        )
-    flash("调度报告已报送区县审核", "success")
-    return redirect(url_for("tracking.detail", report_id=report.id))
+        ),
+        refused=lambda error, status: _render_detail(
+            report_or_404(report_id), error=error, status=status
+        ),
+        invalid="请求无效,请刷新页面后重试",
+        done="调度报告已报送区县审核",
+        then=url_for("tracking.detail", report_id=report.id),
+    )
 
 
 @bp.route("/reports/<int:report_id>/review", methods=["POST"])
@@ -341,26 +339,22 @@ def review(report_id: int):
     if not _is_reviewer_of(report.declaration):
         abort(403, "只有本区县的审核员可以审核调度报告")
     form = ReviewForm()
-    if not form.validate_on_submit():
-        messages = form_errors(form)
-        return _render_detail(report, review_form=form, error=messages, status=422)
     accept = form.decision.data == "accept"
-    try:
-        tracking.review_report(
+    return act_from_page(
+        form,
+        lambda: tracking.review_report(
             report,
             accept,
             form.comment.data or "",
             actor=current_user,
             expected_version=_version(form.version.data),
-        )
-        db.session.commit()
-    except OperationError as failure:
-        db.session.rollback()
-        return _render_detail(
-            report_or_404(report_id), review_form=form, error=failure.message, status=failure.status
-        )
-    flash("调度报告已审核通过" if accept else "调度报告已退回修改", "success")
-    return redirect(url_for("tracking.detail", report_id=report.id))
+        ),
+        refused=lambda error, status: _render_detail(
+            report_or_404(report_id), review_form=form, error=error, status=status
+        ),
+        done="调度报告已审核通过" if accept else "调度报告已退回修改",
+        then=url_for("tracking.detail", report_id=report.id),
+    )
 
 
 @bp.route("/reports/<int:report_id>/photos", methods=["POST"])
@@ -370,22 +364,20 @@ def upload_photo(report_id: int):
     if not _is_staff_of(report.declaration):
         abort(403, "只有项目所属区县填报员可以上传现场照片")
     form = ReportPhotoForm()
-    if not form.validate_on_submit():
-        messages = form_errors(form)
-        return _render_detail(report, error=messages, status=422)
-    file = form.file.data
-    try:
-        tracking.add_report_photo(
-            report, filename=file.filename or "", content=file.read(), actor=current_user
-        )
-        db.session.commit()
-    except OperationError as failure:
-        db.session.rollback()
-        return _render_detail(
-            report_or_404(report_id), error=failure.message, status=failure.status
-        )
-    flash("现场照片已上传", "success")
-    return redirect(url_for("tracking.detail", report_id=report.id) + "#photos")
+    return act_from_page(
+        form,
+        lambda: tracking.add_report_photo(
+            report,
+            filename=form.file.data.filename or "",
+            content=form.file.data.read(),
+            actor=current_user,
+        ),
+        refused=lambda error, status: _render_detail(
+            report_or_404(report_id), error=error, status=status
+        ),
+        done="现场照片已上传",
+        then=url_for("tracking.detail", report_id=report.id) + "#photos",
+    )
 
 
 @bp.route("/report-photos/<int:photo_id>")

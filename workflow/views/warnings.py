@@ -29,7 +29,7 @@ from ..operations import local_today
 from ..paging import ListPage, page_number
 from ..permissions import CITY_WIDE_ROLES
 from ..storage import upload_path
-from . import form_errors, form_status, send_download
+from . import act_from_page, form_status, send_download
 
 bp = Blueprint("warnings", __name__)
 PER_PAGE = 50
@@ -226,29 +226,22 @@ def respond(warning_id: int):
     if not _is_staff_of(task):
         abort(403, "只有项目所属区县的填报员可以办理整改")
     form = RectificationForm()
-    if not form.validate_on_submit():
-        messages = form_errors(form)
-        return _render_detail(warning, response_form=form, error=messages, status=422)
     submit = form.action.data == "submit"
     operation = early_warning.submit_rectification if submit else early_warning.save_response
-    try:
-        operation(
+    return act_from_page(
+        form,
+        lambda: operation(
             task,
             form.response.data or "",
             actor=current_user,
             expected_version=_version(form.version.data),
-        )
-        db.session.commit()
-    except OperationError as failure:
-        db.session.rollback()
-        return _render_detail(
-            warning_or_404(warning_id),
-            response_form=form,
-            error=failure.message,
-            status=failure.status,
-        )
-    flash("整改情况已提交市级销号审核" if submit else "整改情况说明已保存", "success")
-    return redirect(url_for("warnings.detail", warning_id=warning.id))
+        ),
+        refused=lambda error, status: _render_detail(
+            warning_or_404(warning_id), response_form=form, error=error, status=status
+        ),
+        done="整改情况已提交市级销号审核" if submit else "整改情况说明已保存",
+        then=url_for("warnings.detail", warning_id=warning.id),
+    )
 
 
 @bp.route("/warnings/<int:warning_id>/evidence", methods=["POST"])
@@ -259,22 +252,20 @@ def upload_evidence(warning_id: int):
     if not _is_staff_of(task):
         abort(403, "只有项目所属区县的填报员可以上传整改佐证")
     form = EvidenceForm()
-    if not form.validate_on_submit():
-        messages = form_errors(form)
-        return _render_detail(warning, error=messages, status=422)
-    file = form.file.data
-    try:
-        early_warning.add_evidence(
-            task, filename=file.filename or "", content=file.read(), actor=current_user
-        )
-        db.session.commit()
-    except OperationError as failure:
-        db.session.rollback()
-        return _render_detail(
-            warning_or_404(warning_id), error=failure.message, status=failure.status
-        )
-    flash("整改佐证已上传", "success")
-    return redirect(url_for("warnings.detail", warning_id=warning.id) + "#evidence")
+    return act_from_page(
+        form,
+        lambda: early_warning.add_evidence(
+            task,
+            filename=form.file.data.filename or "",
+            content=form.file.data.read(),
+            actor=current_user,
+        ),
+        refused=lambda error, status: _render_detail(
+            warning_or_404(warning_id), error=error, status=status
+        ),
+        done="整改佐证已上传",
+        then=url_for("warnings.detail", warning_id=warning.id) + "#evidence",
+    )
 
 
 @bp.route("/warnings/<int:warning_id>/review", methods=["POST"])
@@ -284,29 +275,22 @@ def review(warning_id: int):
     if current_user.role not in early_warning.REVIEWERS:
         abort(403, "只有市级审核员或管理人员可以审核销号")
     form = RectificationReviewForm()
-    if not form.validate_on_submit():
-        messages = form_errors(form)
-        return _render_detail(warning, review_form=form, error=messages, status=422)
     close = form.decision.data == "close"
-    try:
-        early_warning.review_rectification(
+    return act_from_page(
+        form,
+        lambda: early_warning.review_rectification(
             warning.task,
             close,
             form.comment.data or "",
             actor=current_user,
             expected_version=_version(form.version.data),
-        )
-        db.session.commit()
-    except OperationError as failure:
-        db.session.rollback()
-        return _render_detail(
-            warning_or_404(warning_id),
-            review_form=form,
-            error=failure.message,
-            status=failure.status,
-        )
-    flash("整改已审核销号,预警已关闭" if close else "整改已退回,区县将重新提交", "success")
-    return redirect(url_for("warnings.detail", warning_id=warning.id))
+        ),
+        refused=lambda error, status: _render_detail(
+            warning_or_404(warning_id), review_form=form, error=error, status=status
+        ),
+        done="整改已审核销号,预警已关闭" if close else "整改已退回,区县将重新提交",
+        then=url_for("warnings.detail", warning_id=warning.id),
+    )
 
 
 @bp.route("/rectification-evidence/<int:evidence_id>")
