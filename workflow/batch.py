@@ -530,13 +530,14 @@ def batches_query() -> Select:
     return select(BatchDossier).options(joinedload(BatchDossier.requested_by))
 
 
-def current_batch(program: FundingProgram) -> BatchDossier | None:
+def current_batch(program: FundingProgram, fingerprint: str | None = None) -> BatchDossier | None:
     """The batch of the program's data as it stands now (ready or on its way), if one was asked
-    for; one row per fingerprint, so there is at most one."""
+    for; one row per fingerprint, so there is at most one. ``fingerprint``: the current one, if
+    the caller has it already."""
     return db.session.scalar(
         batches_query().where(
             BatchDossier.program_id == program.id,
-            BatchDossier.fingerprint == current_fingerprint(program),
+            BatchDossier.fingerprint == (fingerprint or current_fingerprint(program)),
         )
     )
 

@@ -105,13 +105,14 @@ def _json(status: dict) -> dict:
 def detail(batch_id: int):
     """A batch's status page; its progress bar follows the job until the file is ready."""
     batch = batches.batch_or_404(batch_id, current_user)
-    current = batches.is_current(batch)
+    fingerprint = batches.current_fingerprint(batch.program)
+    current = batch.fingerprint == fingerprint
     return render_template(
         "batches/detail.html",
         batch=batch,
         status=_status(batch, current=current),
         # An outdated batch points to the one of today's data when someone asked for it.
-        latest=None if current else batches.current_batch(batch.program),
+        latest=None if current else batches.current_batch(batch.program, fingerprint),
         form=BatchRequestForm(),
     )
 
@@ -158,20 +159,26 @@ def verify():
     ), form_status(form)
 
 
+# Each kind of record's page: its endpoint and the name of its id.
+_DETAIL_PAGES = {
+    "dossier": ("dossiers.detail", "dossier_id"),
+    "batch": ("batches.detail", "batch_id"),
+    "monthly": ("monthly.detail", "monthly_report_id"),
+}
+
+
 def _record_links(verdict) -> dict:
-    """Where the matched record's page and download are."""
+    """The matched record's page, the newest current copy's page, and where to make a new one."""
+    endpoint, id_name = _DETAIL_PAGES[verdict.kind]
     record, latest = verdict.record, verdict.latest
     if verdict.kind == "dossier":
-        detail = lambda row: url_for("dossiers.detail", dossier_id=row.id)  # noqa: E731
         fresh = url_for("declarations.detail", declaration_id=record.declaration_id)
     elif verdict.kind == "batch":
-        detail = lambda row: url_for("batches.detail", batch_id=row.id)  # noqa: E731
         fresh = url_for("programs.detail", program_id=record.program_id, _anchor="batches")
     else:
-        detail = lambda row: url_for("monthly.detail", monthly_report_id=row.id)  # noqa: E731
         fresh = url_for("monthly.index")
     return {
-        "detail": detail(record),
+        "detail": url_for(endpoint, **{id_name: record.id}),
         "fresh": fresh,
-        "latest": detail(latest) if latest is not None else None,
+        "latest": url_for(endpoint, **{id_name: latest.id}) if latest is not None else None,
     }
