@@ -52,7 +52,7 @@ class Verdict:
     record: Dossier | BatchDossier | MonthlyReport | None = None
     explanation: str = ""
     sha256: str = ""
-    # For an outdated file: the copy made from the data as it stands now, if there is one.
+    # For an outdated or changed file: the copy made from the data as it stands now, if any.
     latest: Dossier | BatchDossier | MonthlyReport | None = None
 
     @property
@@ -219,6 +219,8 @@ def verify_pdf(content: bytes, *, viewer: User | None = None) -> Verdict:
                     record,
                     MODIFIED.format(what=_describe(kind, record)),
                     sha256,
+                    # The genuine file to use instead: that record itself, or a newer one.
+                    record if _is_current(kind, record) else _latest(kind, record),
                 )
     return Verdict("unknown", explanation=UNKNOWN, sha256=sha256)
 

@@ -142,6 +142,14 @@ def test_a_changed_copy_of_a_batch_is_unknown_and_district_users_hear_nothing(wo
     verdict = verify_pdf(copy, viewer=world.admin)
     assert verdict.status == "unknown" and verdict.record.id == batch.id
     assert "文件内容与系统记录不一致(可能被修改)" in verdict.explanation
+    assert verdict.latest.id == batch.id  # the genuine file, still current, is the one to use
+
+    record_approval(world, batches.batch_declarations(world.program.id)[0])
+    assert verify_pdf(copy, viewer=world.admin).latest is None  # none of today's data yet
+    newer, _ = batches.request_batch(world.program, actor=world.manager)
+    db.session.commit()
+    batches.render_batch(newer.id)
+    assert verify_pdf(copy, viewer=world.admin).latest.id == newer.id
     for viewer in (world.staff, world.other_reviewer):
         for content in (copy, file_of(batch)):
             verdict = verify_pdf(content, viewer=viewer)
