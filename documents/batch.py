@@ -152,17 +152,18 @@ def cache_hit(path: Path) -> bool:
     return True
 
 
-def prune_cache(cache_dir: Path, unused_for: float) -> tuple[int, int]:
-    """Delete the cache entries not used for ``unused_for`` seconds; (files, bytes) deleted.
+def prune_cache(cache_dir: Path, unused_for: float, pattern: str = "*") -> tuple[int, int]:
+    """Delete the files (matching ``pattern``) not used for ``unused_for`` seconds below the
+    folder; returns (files, bytes) deleted.
 
-    Always safe: an entry deleted is rendered or worked out again when next needed. Left-overs
-    of writers killed mid-write (``.tmp-*``) go the same way.
+    Always safe on the cache: an entry deleted is rendered or worked out again when next needed.
+    Left-overs of writers killed mid-write (``.tmp-*``) go the same way.
     """
     if not cache_dir.is_dir():
         return 0, 0
     cutoff = time.time() - unused_for
     files = size = 0
-    for path in cache_dir.rglob("*"):
+    for path in cache_dir.rglob(pattern):
         try:
             stat = path.stat()
             if not path.is_file() or stat.st_mtime >= cutoff:
@@ -664,6 +665,7 @@ def assemble_batch(
     writer.add_outline_item(title="材料清单", page_number=at)
     total = len(writer.pages)
     ours.extend(range(at, total))
+    step("manifest")
 
     # 6. Footers: 「第 N 页」 forms from the cache, one 「共 M 页 · 数据指纹」 form for all pages.
     numbers = _stamp_numbers(writer, total, cache_dir)

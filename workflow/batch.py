@@ -42,6 +42,8 @@ log = logging.getLogger(__name__)
 
 # Declarations the city has recommended upward, whatever upstream has answered since.
 BATCH_STAGES = ("recommended", "approved", "not_approved")
+# How old a half-written file in the store must be before the nightly prune deletes it.
+STALE_TEMPORARY = 86400
 # Who sends bundles upstream; district users do not.
 REQUESTERS = CITY_WIDE_ROLES
 # Statuses a request joins instead of starting another job.
@@ -246,11 +248,19 @@ def section_pdf(section: Section) -> tuple[Path, bool]:
 def prune_cache(days: int | None = None) -> tuple[int, int]:
     """Delete what the cache holds that no build used for ``days`` days (DOSSIER_CACHE_DAYS by
     default); returns (files, bytes) deleted. Sections of the programs still being worked on are
-    used by every rebuild, so they stay."""
+    used by every rebuild, so they stay.
+
+    Half-written files that a worker killed mid-write left in the file store (``.tmp-*``, never
+    served: files are renamed into place only when whole) go too once a day old.
+    """
     from documents.batch import prune_cache as prune
 
     days = current_app.config["DOSSIER_CACHE_DAYS"] if days is None else days
-    return prune(cache_dir(), days * 86400)
+    files, size = prune(cache_dir(), days * 86400)
+    for folder in ("dossiers", "uploads"):
+        left, left_size = prune(data_dir() / folder, STALE_TEMPORARY, ".tmp-*")
+        files, size = files + left, size + left_size
+    return files, size
 
 
 # --- building the file --------------------------------------------------------------------------
@@ -300,6 +310,11 @@ def build_batch_file(
     total, rendered, files = len(data.sections), 0, []
     steps = progress_steps(total)
     report = progress or (lambda _done, _total: None)
+
+    def finished(stage: str) -> None:
+        if stage in FINISHING:
+            report(FINISHING[stage](total), steps)
+
     for done, section in enumerate(data.sections, start=1):
         path, fresh = section_pdf(section)
         rendered += fresh
@@ -330,6 +345,7 @@ def build_batch_file(
             out=out,
             cache_dir=cache_dir(),
             on_merged=lambda merged: report(total + merged, steps),
+            on_step=finished,
         )
     sha256, size = _hash_file(out_path)
     return BatchStats(
@@ -551,8 +567,20 @@ def is_current(batch: BatchDossier, current: str | None = None) -> bool:
 
 def progress_steps(sections: int) -> int:
     """A batch job's steps: render each section (or find it cached), merge each with its
-    attachments, then number the pages and write the file."""
-    return 2 * sections + 1
+    attachments, then the manifest, the page numbers, and the fonts and the file."""
+    return 2 * sections + 3
+
+
+def sections_of(steps: int) -> int:
+    """How many sections a job of this many progress_steps() has."""
+    return (steps - 3) // 2
+
+
+# The steps after the merge, as assemble_batch names them when done: the count of steps done then.
+FINISHING = {
+    "manifest": lambda sections: 2 * sections + 1,
+    "stamped": lambda sections: 2 * sections + 2,
+}
 
 
 def describe_progress(done: int, sections: int) -> str:
@@ -560,10 +588,12 @@ def describe_progress(done: int, sections: int) -> str:
     if done <= sections:
         return f"排版 {done} / {sections} 个项目"
     if done < 2 * sections:
-        return f"合并材料与附件 {done - sections} / {sections} 个项目"
-    if done == 2 * sections:
-        return "编页码并写入文件"
-    return f"已完成 {sections} 个项目"
+        return f"合并第 {done - sections} / {sections} 个项目的材料和附件"
+    return {
+        2 * sections: "生成材料清单",
+        2 * sections + 1: "编页码",
+        2 * sections + 2: "合并字体并写入文件",
+    }.get(done, f"共 {sections} 个项目")
 
 
 def progress_text(batch: BatchDossier) -> str:
@@ -571,6 +601,8 @@ def progress_text(batch: BatchDossier) -> str:
     sections = batch.declaration_count or 0
     if batch.status == "ready":
         return describe_progress(progress_steps(sections), sections)
+    if batch.status == "queued":  # not started, or waiting to be tried again
+        return "排队等待后台处理"
     return describe_progress(batch.progress_done or 0, sections)
 
 
@@ -586,5 +618,5 @@ def progress_percent(batch: BatchDossier) -> int:
 def status_label(batch: BatchDossier) -> str:
     """The status, naming the merge once every section is rendered."""
     if batch.status == "running" and (batch.progress_done or 0) > (batch.declaration_count or 0):
-        return "合并附件与编页中"
+        return "合并与编页中"
     return vocab.label(vocab.DOSSIER_STATUSES, batch.status)

@@ -145,11 +145,11 @@ def register_cli(app: Flask) -> None:
     )
     def dossier_batch(program_id: int, output: Path):
         """Build a program's batch dossier now, in this process (sections cached as by the job)."""
-        from .batch import build_batch_file, describe_progress
+        from .batch import build_batch_file, describe_progress, sections_of
         from .errors import OperationError
 
         def progress(done: int, total: int) -> None:
-            click.echo(describe_progress(done, (total - 1) // 2))
+            click.echo(describe_progress(done, sections_of(total)))
 
         try:
             stats = build_batch_file(program_id, output, progress=progress)
@@ -282,7 +282,8 @@ def register_cli(app: Flask) -> None:
         for job in scheduler.get_jobs():
             upcoming = job.next_enqueue_time.astimezone(scheduler.timezone)
             click.echo(
-                f"{job.name}: {job.cron}({scheduler.timezone}),下次 {upcoming:%Y-%m-%d %H:%M}"
+                f"{job.name}: {job.cron}({scheduler.timezone}),"
+                f"下次 {upcoming:%Y-%m-%d %H:%M %z}({scheduler.timezone})"
             )
         scheduler.start()
 

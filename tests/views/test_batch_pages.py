@@ -45,12 +45,12 @@ def test_a_manager_builds_a_batch_follows_its_progress_and_downloads_it(world, l
     assert shown.h1 == f"批量申报材料 #{batch.id}"
     assert shown.by_id("batch-status").text == "排队中"
     progress = shown.by_id("batch-progress")
-    # Two sections to render, two to merge, then the file: five steps.
-    assert (progress.attrs["value"], progress.attrs["max"]) == ("0", "5")
-    assert shown.by_id("batch-progress-text").text == "排版 0 / 2 个项目"
+    # Two sections to render, two to merge, then the manifest, the numbers, the file: seven steps.
+    assert (progress.attrs["value"], progress.attrs["max"]) == ("0", "7")
+    assert shown.by_id("batch-progress-text").text == "排队等待后台处理"
     assert "hidden" in shown.by_id("batch-download").attrs
     status = client.get(f"{location}/status").get_json()
-    assert (status["status"], status["progress_done"], status["progress_total"]) == ("queued", 0, 5)
+    assert (status["status"], status["progress_done"], status["progress_total"]) == ("queued", 0, 7)
     assert status["download_url"] is None
     assert client.get(f"{location}/download").status_code == 404
 
@@ -58,8 +58,8 @@ def test_a_manager_builds_a_batch_follows_its_progress_and_downloads_it(world, l
 
     status = client.get(f"{location}/status").get_json()
     assert status["status"] == "ready" and status["status_label"] == "已生成"
-    assert (status["progress_done"], status["progress_total"], status["percent"]) == (5, 5, 100)
-    assert status["progress_text"] == "已完成 2 个项目" and status["attempts"] == 1
+    assert (status["progress_done"], status["progress_total"], status["percent"]) == (7, 7, 100)
+    assert status["progress_text"] == "共 2 个项目" and status["attempts"] == 1
     assert status["current"] is True and status["sections_rendered"] == 2
     shown = page(client.get(location))
     assert "hidden" not in shown.by_id("batch-download").attrs
@@ -83,26 +83,34 @@ def test_progress_follows_the_sections_rendered_then_merged(world, login, recomm
     batch.status, batch.progress_done, batch.attempts = "running", 1, 1
     db.session.commit()
     status = client.get(f"{location}/status").get_json()
-    assert (status["status_label"], status["percent"]) == ("生成中", 20)
+    assert (status["status_label"], status["percent"]) == ("生成中", 14)
     assert (status["progress_text"], status["attempts"]) == ("排版 1 / 2 个项目", 1)
     shown = page(client.get(location))
     assert shown.by_id("batch-progress").attrs["value"] == "1"
     assert shown.by_id("batch-progress-text").text == "排版 1 / 2 个项目"
     assert shown.by_id("batch-attempts").text == "1"  # the run under way counts
     row = program_page(client, world).by_id("batch-list").find("progress")
-    assert (row.attrs["value"], row.attrs["max"]) == ("1", "5")
+    assert (row.attrs["value"], row.attrs["max"]) == ("1", "7")
 
     # Every section rendered: merging them with their attachments is what takes the time now.
     for done, label, text in (
         (2, "生成中", "排版 2 / 2 个项目"),
-        (3, "合并附件与编页中", "合并材料与附件 1 / 2 个项目"),
-        (4, "合并附件与编页中", "编页码并写入文件"),
+        (3, "合并与编页中", "合并第 1 / 2 个项目的材料和附件"),
+        (4, "合并与编页中", "生成材料清单"),
+        (5, "合并与编页中", "编页码"),
+        (6, "合并与编页中", "合并字体并写入文件"),
     ):
         batch.progress_done = done
         db.session.commit()
         status = client.get(f"{location}/status").get_json()
         assert (status["status_label"], status["progress_text"]) == (label, text)
-        assert status["percent"] == done * 100 // 5
+        assert status["percent"] == done * 100 // 7
+
+    # A run that failed and waits to be tried again says so, not where the failed run stopped.
+    batch.status, batch.error = "queued", "第 1 次生成失败,正在重试:…"
+    db.session.commit()
+    status = client.get(f"{location}/status").get_json()
+    assert (status["status_label"], status["progress_text"]) == ("排队中", "排队等待后台处理")
 
 
 def test_asking_again_while_it_runs_joins_the_same_job(world, login, recommended):

@@ -160,6 +160,19 @@ def test_the_cache_keeps_what_builds_use_and_prunes_the_rest(app, world, program
     assert not leftover.exists() and not unused.exists()
     assert all(p.exists() for p in entries)
 
+    # Half-written files of killed workers in the store go once a day old, whole files stay.
+    dossiers = dossier_path("x").parent
+    dossiers.mkdir(parents=True, exist_ok=True)
+    stale, fresh = dossiers / ".tmp-killed.pdf", dossiers / ".tmp-writing-now.pdf"
+    whole, upload = dossiers / "batch-1-old.pdf", upload_path("x").parent / ".tmp-upload"
+    for path in (stale, fresh, whole, upload):
+        path.write_bytes(b"%PDF-")
+    for path in (stale, whole, upload):
+        age(path, 1.5)
+    assert batches.prune_cache()[0] == 2
+    assert not stale.exists() and not upload.exists() and fresh.exists() and whole.exists()
+    fresh.unlink()
+
     for path in entries:
         age(path, 10)
     assert batches.prune_cache(7)[0] == len(entries)
@@ -296,8 +309,8 @@ def test_the_job_builds_the_file_and_reports_progress_per_section_rendered_and_m
 
     monkeypatch.setattr(jobs, "report_progress", spy)
     assert batches.render_batch(batch.id) == f"batch-{batch.id}-{batch.fingerprint[:12]}.pdf"
-    # Three sections rendered, three merged, then the file is written (the seventh step).
-    assert seen == [((n, 7), (n, 7, "running")) for n in range(1, 7)]
+    # Three sections rendered, three merged, the manifest, the page numbers; then the file.
+    assert seen == [((n, 9), (n, 9, "running")) for n in range(1, 9)]
 
     db.session.expire_all()
     batch = db.session.get(BatchDossier, batch.id)
@@ -307,7 +320,7 @@ def test_the_job_builds_the_file_and_reports_progress_per_section_rendered_and_m
     assert batch.size == len(content) and batch.page_count == len(
         PdfReader(io.BytesIO(content)).pages
     )
-    assert (batch.sections_rendered, batch.progress_done, batch.progress_total) == (3, 7, 7)
+    assert (batch.sections_rendered, batch.progress_done, batch.progress_total) == (3, 9, 9)
 
 
 def test_a_job_whose_data_moved_on_while_it_waited_makes_no_file(world, program_decls):
@@ -370,7 +383,10 @@ def test_cli_builds_a_batch_and_says_what_it_did(app, world, program_decls, tmp_
     assert f"共 {pages} 页,3 个项目,重新排版 3 个,取自缓存 0 个" in result.output
     assert f"数据指纹 {fingerprint}" in result.output
     # Progress, a line per step: each section rendered, then each merged with its attachments.
-    assert "排版 3 / 3 个项目" in result.output and "合并材料与附件 2 / 3 个项目" in result.output
+    assert (
+        "排版 3 / 3 个项目" in result.output and "合并第 2 / 3 个项目的材料和附件" in result.output
+    )
+    assert "编页码" in result.output and "合并字体并写入文件" in result.output
 
     again = runner.invoke(args=["dossier", "batch", str(world.program.id), "-o", str(out)])
     assert "重新排版 0 个,取自缓存 3 个" in again.output
