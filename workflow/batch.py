@@ -19,6 +19,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 
@@ -42,6 +43,9 @@ log = logging.getLogger(__name__)
 
 # Declarations the city has recommended upward, whatever upstream has answered since.
 BATCH_STAGES = ("recommended", "approved", "not_approved")
+# No step of a batch job takes this long (a section renders in under a second, the finishing
+# steps of a 300-declaration batch in seconds); a job silent for longer has likely lost its worker.
+STALLED_AFTER = 60
 # How old a half-written file in the store must be before the nightly prune deletes it.
 STALE_TEMPORARY = 86400
 # Who sends bundles upstream; district users do not.
@@ -466,10 +470,18 @@ def render_batch(batch_id: int) -> str:
         program_id, fingerprint = batch.program_id, batch.fingerprint
         file_name = file_name_of(batch)
         # A retry keeps the note of the failed run on the row until it succeeds.
-        _set(batch_id, status="running", attempts=attempts, started_at=utcnow(), progress_done=0)
+        now = utcnow()
+        _set(
+            batch_id,
+            status="running",
+            attempts=attempts,
+            started_at=now,
+            progress_at=now,
+            progress_done=0,
+        )
 
         def progress(done: int, total: int) -> None:
-            _set(batch_id, progress_done=done, progress_total=total)
+            _set(batch_id, progress_done=done, progress_total=total, progress_at=utcnow())
             jobs.report_progress(done, total)
             if done == total - 1:
                 jobs.wait_at_test_gate()  # every section made and merged, nothing written yet
@@ -604,6 +616,15 @@ def progress_text(batch: BatchDossier) -> str:
     if batch.status == "queued":  # not started, or waiting to be tried again
         return "排队等待后台处理"
     return describe_progress(batch.progress_done or 0, sections)
+
+
+def is_stalled(batch: BatchDossier, now: datetime | None = None) -> bool:
+    """Whether a running job has made no progress for STALLED_AFTER seconds: its worker may be
+    gone. RQ notices a lost worker by its missing heartbeat and retries the job; until then the
+    page says so rather than showing a bar that simply stopped."""
+    if batch.status != "running" or batch.progress_at is None:
+        return False
+    return ((now or utcnow()) - batch.progress_at).total_seconds() > STALLED_AFTER
 
 
 def progress_percent(batch: BatchDossier) -> int:

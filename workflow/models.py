@@ -520,6 +520,8 @@ class BatchDossier(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # When the running job last moved on: a page can tell a slow step from a lost worker.
+    progress_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     program: Mapped[FundingProgram] = relationship()
     requested_by: Mapped[User | None] = relationship()

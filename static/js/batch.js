@@ -24,6 +24,8 @@
           }
           var text = role("progress-text");
           if (text && data.progress_text) { text.textContent = data.progress_text; }
+          var stalled = role("stalled");
+          if (stalled) { stalled.hidden = !data.stalled; }
           var attempts = role("attempts");
           if (attempts) { attempts.textContent = data.attempts; }
           var error = role("error");

@@ -1,6 +1,7 @@
 """Batch dossier pages: the program's panel, progress, download, outdated marks; 材料核验."""
 
 import io
+from datetime import timedelta
 
 import pytest
 from pypdf import PdfReader
@@ -12,6 +13,7 @@ from tests.workflow.test_batch import declare, record_approval
 from workflow import operations, queue
 from workflow.extensions import db
 from workflow.models import BatchDossier, Dossier
+from workflow.types import utcnow
 
 
 @pytest.fixture
@@ -111,6 +113,26 @@ def test_progress_follows_the_sections_rendered_then_merged(world, login, recomm
     db.session.commit()
     status = client.get(f"{location}/status").get_json()
     assert (status["status_label"], status["progress_text"]) == ("排队中", "排队等待后台处理")
+
+
+def test_a_job_silent_for_a_minute_says_its_worker_may_be_gone(world, login, recommended):
+    client = login(world.manager)
+    location = request_batch(client, world)
+    batch = db.session.scalar(select(BatchDossier))
+    batch.status, batch.progress_at = "running", utcnow() - timedelta(seconds=30)  # a slow step
+    db.session.commit()
+    assert client.get(f"{location}/status").get_json()["stalled"] is False
+    assert "hidden" in page(client.get(location)).by_id("batch-stalled").attrs
+
+    batch.progress_at = utcnow() - timedelta(seconds=90)
+    db.session.commit()
+    assert client.get(f"{location}/status").get_json()["stalled"] is True
+    note = page(client.get(location)).by_id("batch-stalled")
+    assert "hidden" not in note.attrs and "后台进程可能已停止" in note.text
+
+    batch.status = "queued"  # RQ noticed and queued it again: no longer the page's worry
+    db.session.commit()
+    assert client.get(f"{location}/status").get_json()["stalled"] is False
 
 
 def test_asking_again_while_it_runs_joins_the_same_job(world, login, recommended):

@@ -321,6 +321,7 @@ def test_the_job_builds_the_file_and_reports_progress_per_section_rendered_and_m
         PdfReader(io.BytesIO(content)).pages
     )
     assert (batch.sections_rendered, batch.progress_done, batch.progress_total) == (3, 9, 9)
+    assert batch.started_at <= batch.progress_at <= batch.finished_at
 
 
 def test_a_job_whose_data_moved_on_while_it_waited_makes_no_file(world, program_decls):

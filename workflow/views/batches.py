@@ -85,6 +85,7 @@ def _status(batch: BatchDossier, *, current: bool) -> dict:
         "declaration_count": batch.declaration_count,
         "sections_rendered": batch.sections_rendered,
         "attempts": batch.attempts,
+        "stalled": batches.is_stalled(batch),
         "page_count": batch.page_count,
         "size": file_size(batch.size) if batch.size else None,
         "created_at": batch.created_at,
