@@ -170,7 +170,8 @@ def register_cli(app: Flask) -> None:
         help="删除多少天未被使用的缓存(默认 DOSSIER_CACHE_DAYS,30 天)",
     )
     def dossier_prune_cache(days: int | None):
-        """Delete cached batch sections and parts unused for DAYS days (always safe)."""
+        """Delete cached batch sections and parts unused for DAYS days, and half-written files
+        a day old in the file store (always safe)."""
         from .batch import prune_cache
 
         files, size = prune_cache(days)

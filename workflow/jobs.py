@@ -386,7 +386,8 @@ def close_expired_drafts(on_date: str | None = None) -> int:
 
 
 def prune_dossier_cache() -> int:
-    """Delete the batch dossier cache's entries unused for DOSSIER_CACHE_DAYS; returns how many."""
+    """Delete the batch dossier cache's entries unused for DOSSIER_CACHE_DAYS, and half-written
+    files a day old in the file store; returns how many files went."""
     from .batch import prune_cache
 
     with job_context():
