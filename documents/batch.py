@@ -131,11 +131,9 @@ def render_cached(html: str, cache_dir: Path | None) -> bytes:
         return html_to_pdf(html)
     key = hashlib.sha256(f"{weasyprint.__version__}\n{html}".encode()).hexdigest()
     path = cache_dir / "parts" / f"{key}.pdf"
-    if cache_hit(path):
-        try:
-            return path.read_bytes()
-        except FileNotFoundError:  # pruned between the two calls
-            pass
+    cached = _read_cached(path)
+    if cached is not None:
+        return cached
     pdf = html_to_pdf(html)
     _write_whole(path, pdf)
     return pdf
@@ -150,6 +148,16 @@ def cache_hit(path: Path) -> bool:
     except OSError:  # a store that refuses the touch: the entry is still there to use
         return path.exists()
     return True
+
+
+def _read_cached(path: Path) -> bytes | None:
+    """A cache entry's content, marked used; None when there is no such entry."""
+    if not cache_hit(path):
+        return None
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:  # pruned between the two calls
+        return None
 
 
 def prune_cache(cache_dir: Path, unused_for: float, pattern: str = "*") -> tuple[int, int]:
@@ -200,11 +208,9 @@ def _pages_and_hash(path: Path, cache_dir: Path | None) -> tuple[int, str]:
     content = path.read_bytes()
     sha256 = hashlib.sha256(content).hexdigest()
     known = cache_dir / "pages" / sha256 if cache_dir else None
-    if known is not None and cache_hit(known):
-        try:
-            return int(known.read_text()), sha256
-        except FileNotFoundError:  # pruned between the two calls
-            pass
+    counted = _read_cached(known) if known is not None else None
+    if counted is not None:
+        return int(counted), sha256
     pages = _page_count(content)
     if known is not None:
         _write_whole(known, str(pages).encode())
@@ -232,15 +238,11 @@ def _plan_attachment(
         place.reason = "附件无法合并:文件与上传时登记的校验值不一致"
         return place
     known = cache_dir / "attachments" / f"{attachment.sha256}.json" if cache_dir else None
-    if known is not None and cache_hit(known):
-        try:
-            found = json.loads(known.read_text())
-        except FileNotFoundError:  # pruned between the two calls
-            found = None
-        if found is not None:
-            place.kind, place.pages = found["kind"], found["pages"]
-            place.reason = found["reason"]
-            return place
+    judged = _read_cached(known) if known is not None else None
+    if judged is not None:
+        found = json.loads(judged)
+        place.kind, place.pages, place.reason = found["kind"], found["pages"], found["reason"]
+        return place
     _judge(place, content)
     if known is not None:
         found = {"kind": place.kind, "pages": place.pages, "reason": place.reason}
