@@ -145,7 +145,10 @@ def _latest(kind: str, record):
             .limit(1)
         )
     elif kind == "batch":
+        # Found by the current fingerprint: current by construction, no second reckoning.
         newest = batches.current_batch(record.program)
+        ready = newest is not None and newest.status == "ready" and newest.id != record.id
+        return newest if ready else None
     else:
         newest = db.session.scalar(
             select(MonthlyReport)
