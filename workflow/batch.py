@@ -317,7 +317,7 @@ def build_batch_file(
 
     def finished(stage: str) -> None:
         if stage in FINISHING:
-            report(FINISHING[stage](total), steps)
+            report(2 * total + 1 + FINISHING.index(stage), steps)
 
     for done, section in enumerate(data.sections, start=1):
         path, fresh = section_pdf(section)
@@ -580,19 +580,16 @@ def is_current(batch: BatchDossier, current: str | None = None) -> bool:
 def progress_steps(sections: int) -> int:
     """A batch job's steps: render each section (or find it cached), merge each with its
     attachments, then the manifest, the page numbers, and the fonts and the file."""
-    return 2 * sections + 3
+    return 2 * sections + len(FINISHING) + 1
 
 
 def sections_of(steps: int) -> int:
     """How many sections a job of this many progress_steps() has."""
-    return (steps - 3) // 2
+    return (steps - len(FINISHING) - 1) // 2
 
 
-# The steps after the merge, as assemble_batch names them when done: the count of steps done then.
-FINISHING = {
-    "manifest": lambda sections: 2 * sections + 1,
-    "stamped": lambda sections: 2 * sections + 2,
-}
+# The stages after the merge that assemble_batch names when each is done, in order.
+FINISHING = ("manifest", "stamped")
 
 
 def describe_progress(done: int, sections: int) -> str:
