@@ -6,7 +6,7 @@ from datetime import date
 from pathlib import Path
 from urllib.parse import quote, urlsplit
 
-from flask import Flask, Response, flash, redirect, render_template, request, send_file
+from flask import Flask, Response, abort, flash, redirect, render_template, request, send_file
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
@@ -19,6 +19,7 @@ from ..extensions import db, login_manager
 from ..formatting import file_size
 from ..models import User
 from ..operations import local_today
+from ..storage import dossier_path
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +33,17 @@ def send_download(path: Path, mimetype: str, name: str, *, fallback: str) -> Res
     response = send_file(path, mimetype=mimetype, as_attachment=True, download_name=fallback)
     response.headers["Content-Disposition"] = attachment_disposition(name, fallback)
     return response
+
+
+def send_document(row, name: str, *, fallback: str) -> Response:
+    """A made document's PDF (dossier, batch, monthly report) under its name; 404 until the row
+    is ready, and while its file is missing from the store."""
+    if row.status != "ready" or not row.file_name:
+        abort(404)
+    path = dossier_path(row.file_name)
+    if not path.exists():
+        abort(404)
+    return send_download(path, "application/pdf", name, fallback=fallback)
 
 
 def attachment_disposition(name: str, fallback: str) -> str:

@@ -11,9 +11,8 @@ from ..errors import OperationError
 from ..extensions import db
 from ..formatting import file_size
 from ..models import BatchDossier, FundingProgram
-from ..storage import dossier_path
 from ..verification import verify_pdf, verify_sha256
-from . import form_status, send_download
+from . import form_status, send_document
 
 bp = Blueprint("batches", __name__)
 LIST_ROWS = 10
@@ -131,14 +130,7 @@ def status(batch_id: int):
 def download(batch_id: int):
     """The PDF, once ready."""
     batch = batches.batch_or_404(batch_id, current_user)
-    if batch.status != "ready" or not batch.file_name:
-        abort(404)
-    path = dossier_path(batch.file_name)
-    if not path.exists():
-        abort(404)
-    return send_download(
-        path, "application/pdf", batches.download_name(batch), fallback=batch.file_name
-    )
+    return send_document(batch, batches.download_name(batch), fallback=batch.file_name)
 
 
 @bp.route("/dossiers/verify", methods=["GET", "POST"])

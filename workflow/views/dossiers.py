@@ -9,8 +9,7 @@ from .. import operations, queue
 from ..extensions import db
 from ..models import Dossier
 from ..permissions import declaration_or_404, dossier_or_404
-from ..storage import dossier_path
-from . import send_download
+from . import send_document
 
 bp = Blueprint("dossiers", __name__)
 
@@ -72,14 +71,9 @@ def dossier_download(dossier: Dossier):
 
     The API's download answers with this same response.
     """
-    if dossier.status != "ready" or not dossier.file_name:
-        abort(404)
-    path = dossier_path(dossier.file_name)
-    if not path.exists():
-        abort(404)
     project = dossier.declaration.project
     name = f"申报材料-{project.name}-v{dossier.declaration_version}.pdf"
-    return send_download(path, "application/pdf", name, fallback=f"dossier-{dossier.id}.pdf")
+    return send_document(dossier, name, fallback=f"dossier-{dossier.id}.pdf")
 
 
 @bp.route("/dossiers/<int:dossier_id>/download")

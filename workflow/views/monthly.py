@@ -12,8 +12,7 @@ from ..extensions import db
 from ..models import District, MonthlyReport
 from ..operations import local_today
 from ..permissions import CITY_WIDE_ROLES
-from ..storage import dossier_path
-from . import form_status, send_download
+from . import form_status, send_document
 
 bp = Blueprint("monthly", __name__)
 LIST_ROWS = 50
@@ -140,11 +139,4 @@ def status(monthly_report_id: int):
 def download(monthly_report_id: int):
     """The PDF, once ready."""
     report = monthly.monthly_report_or_404(monthly_report_id, current_user)
-    if report.status != "ready" or not report.file_name:
-        abort(404)
-    path = dossier_path(report.file_name)
-    if not path.exists():
-        abort(404)
-    return send_download(
-        path, "application/pdf", monthly.download_name(report), fallback=report.file_name
-    )
+    return send_document(report, monthly.download_name(report), fallback=report.file_name)
